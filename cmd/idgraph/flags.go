@@ -1,0 +1,60 @@
+package main
+
+import (
+	"flag"
+	"io"
+	"strings"
+	"time"
+
+	"github.com/idgraph/idgraph/internal/config"
+)
+
+// flagSet is a flag.FlagSet whose flags fall back to IDGRAPH_* variables.
+type flagSet struct {
+	*flag.FlagSet
+	getenv func(string) string
+}
+
+func newFlagSet(name string, getenv func(string) string, stderr io.Writer) *flagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	return &flagSet{FlagSet: fs, getenv: getenv}
+}
+
+// envName is the variable of a flag: --data-dir → IDGRAPH_DATA_DIR.
+func envName(flagName string) string {
+	return "IDGRAPH_" + strings.ToUpper(strings.ReplaceAll(flagName, "-", "_"))
+}
+
+func (f *flagSet) str(p *string, name, def, usage string) {
+	if v := f.getenv(envName(name)); v != "" {
+		def = v
+	}
+	f.StringVar(p, name, def, usage+" ("+envName(name)+")")
+}
+
+func (f *flagSet) duration(p *time.Duration, name string, def time.Duration, usage string) {
+	if v := f.getenv(envName(name)); v != "" {
+		if d, err := time.ParseDuration(v); err == nil {
+			def = d
+		}
+	}
+	f.DurationVar(p, name, def, usage+" ("+envName(name)+")")
+}
+
+// commonFlags binds the flags every command that opens the data needs.
+func commonFlags(f *flagSet, c *config.Config) {
+	d := config.Default()
+	f.str(&c.DataDir, "data-dir", d.DataDir, "data directory")
+	// The secret key is read from the environment only, so it never shows in
+	// a process list.
+	c.SecretKey = f.getenv("IDGRAPH_SECRET_KEY")
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
+		out = append(out, p)
+	}
+	return out
+}

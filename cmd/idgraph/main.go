@@ -1,0 +1,69 @@
+// Command idgraph serves the Microsoft Graph identity-configuration API (API
+// connectors and identity providers) on a durable embedded store.
+//
+//	idgraph serve                 start the server (127.0.0.1:9443, default data directory)
+//	idgraph token --roles ...     mint a signed access token for scripts and curl
+//	idgraph tenant create|list    manage tenants
+//	idgraph version               print the version
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+var version = "dev"
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if err := run(ctx, os.Args[1:], os.Getenv, os.Stdout, os.Stderr); err != nil {
+		if !errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintln(os.Stderr, "idgraph:", err)
+		}
+		os.Exit(1)
+	}
+}
+
+const usage = `idgraph serves the Microsoft Graph identity-configuration API.
+
+Usage:
+  idgraph serve   [flags]   start the server
+  idgraph token   [flags]   mint an access token (app-only with --roles, delegated with --scp)
+  idgraph tenant  create|list|role [flags]
+  idgraph version
+
+Run 'idgraph <command> -h' for a command's flags. Every flag can also be set
+through its IDGRAPH_* environment variable (e.g. --data-dir: IDGRAPH_DATA_DIR).
+`
+
+// run is the program: tests call it with their own arguments, environment
+// and output.
+func run(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return errors.New("no command given")
+	}
+	switch args[0] {
+	case "serve":
+		return runServe(ctx, args[1:], getenv, stdout, stderr)
+	case "token":
+		return runToken(ctx, args[1:], getenv, stdout, stderr)
+	case "tenant":
+		return runTenant(ctx, args[1:], getenv, stdout, stderr)
+	case "version":
+		fmt.Fprintln(stdout, "idgraph", version)
+		return nil
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	fmt.Fprint(stderr, usage)
+	return fmt.Errorf("unknown command %q", args[0])
+}

@@ -1,0 +1,86 @@
+// Package config holds idgraph's server configuration: one Config struct,
+// its defaults, and a Validate that reports every problem at once. Flags and
+// IDGRAPH_* environment variables are bound to it by the command.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"path/filepath"
+	"runtime"
+
+	"github.com/idgraph/idgraph/internal/graph"
+)
+
+// DefaultAddr is where idgraph listens unless told otherwise.
+const DefaultAddr = "127.0.0.1:9443"
+
+// Config is the server configuration.
+type Config struct {
+	Addr    string // listen address; ":0" or "host:0" picks a free port
+	DataDir string // where the embedded store, secret key and state live
+	Profile string // classic (default) or current: decision D1
+	// SecretKey is the base64 key that seals secrets at rest. Empty means the
+	// data directory's secret.key (generated on first start). Never logged.
+	SecretKey string
+	LogLevel  string // debug, info, warn, error
+	GraphRoot string // the Graph host named in @odata.context
+}
+
+// Default returns the configuration used when nothing is set.
+func Default() Config {
+	return Config{Addr: DefaultAddr, DataDir: DefaultDataDir(), Profile: string(graph.ProfileClassic),
+		LogLevel: "info", GraphRoot: "https://graph.microsoft.com"}
+}
+
+// DefaultDataDir is the per-user data directory: $XDG_DATA_HOME/idgraph, or
+// the platform's usual place.
+func DefaultDataDir() string {
+	if d := os.Getenv("XDG_DATA_HOME"); d != "" {
+		return filepath.Join(d, "idgraph")
+	}
+	home, err := os.UserHomeDir()
+	if err != nil {
+		return "idgraph-data"
+	}
+	switch runtime.GOOS {
+	case "windows":
+		if d := os.Getenv("LOCALAPPDATA"); d != "" {
+			return filepath.Join(d, "idgraph")
+		}
+	case "darwin":
+		return filepath.Join(home, "Library", "Application Support", "idgraph")
+	}
+	return filepath.Join(home, ".local", "share", "idgraph")
+}
+
+// Validate reports every problem with c.
+func (c Config) Validate() error {
+	var errs []error
+	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
+		errs = append(errs, fmt.Errorf("addr %q: %v", c.Addr, err))
+	}
+	if c.DataDir == "" {
+		errs = append(errs, errors.New("data directory is empty"))
+	}
+	if _, err := graph.ParseProfile(c.Profile); err != nil {
+		errs = append(errs, err)
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		errs = append(errs, fmt.Errorf("log level %q: want debug, info, warn or error", c.LogLevel))
+	}
+	return errors.Join(errs...)
+}
+
+// String describes c without its secret key.
+func (c Config) String() string {
+	key := "data directory file"
+	if c.SecretKey != "" {
+		key = "from configuration"
+	}
+	return fmt.Sprintf("addr=%s data=%s profile=%s secret-key=%s log-level=%s", c.Addr, c.DataDir, c.Profile, key, c.LogLevel)
+}

@@ -1,0 +1,341 @@
+// Package directory manages the directory data around the Graph resources:
+// tenants (with their kind, profile and custom roles), the token signing
+// keys, and the check that the configured secret key is the one the data was
+// written with. Everything is persisted through the store; signing keys are
+// sealed with the secret key. Bootstrap prepares a data directory on first
+// start: key check, a signing key, a default tenant.
+package directory
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4/jwt"
+	"github.com/google/uuid"
+	"github.com/idgraph/idgraph/internal/auth"
+	"github.com/idgraph/idgraph/internal/graph"
+	"github.com/idgraph/idgraph/internal/secret"
+	"github.com/idgraph/idgraph/internal/store"
+)
+
+// Directory is the directory data of one idgraph deployment.
+type Directory struct {
+	store store.Store
+	keys  *secret.Keyring
+	now   func() time.Time
+
+	mu         sync.Mutex
+	public     map[string]*rsa.PublicKey // kid → key, refreshed from the store
+	lastReload time.Time
+}
+
+// New returns a Directory over s whose secrets are sealed with k.
+func New(s store.Store, k *secret.Keyring, now func() time.Time) *Directory {
+	if now == nil {
+		now = time.Now
+	}
+	return &Directory{store: s, keys: k, now: now, public: map[string]*rsa.PublicKey{}}
+}
+
+type keyCheck struct {
+	Fingerprint string       `json:"fingerprint"`
+	Check       graph.Sealed `json:"check"`
+}
+
+type defaultTenant struct {
+	ID string `json:"id"`
+}
+
+type storedKey struct {
+	ID         string       `json:"id"`
+	Created    time.Time    `json:"created"`
+	PrivateKey graph.Sealed `json:"privateKey"` // PKCS#8 DER
+}
+
+const (
+	metaKeyCheck      = "secretKeyCheck"
+	metaDefaultTenant = "defaultTenant"
+	keyCheckText      = "idgraph secret key check"
+)
+
+// Bootstrap makes the data ready to serve and returns the default tenant. It
+// refuses a secret key other than the one the data was sealed with.
+func (d *Directory) Bootstrap(ctx context.Context) (graph.Tenant, error) {
+	if err := d.checkSecretKey(ctx); err != nil {
+		return graph.Tenant{}, err
+	}
+	if _, err := d.SigningKey(ctx); graph.KindOf(err) == graph.KindNotFound {
+		if _, err := d.RotateKey(ctx); err != nil {
+			return graph.Tenant{}, err
+		}
+	} else if err != nil {
+		return graph.Tenant{}, err
+	}
+	return d.ensureDefaultTenant(ctx)
+}
+
+func (d *Directory) checkSecretKey(ctx context.Context) error {
+	aad := secret.AAD(store.Global, string(store.Meta), metaKeyCheck, "check")
+	v, err := store.GetAs[keyCheck](ctx, d.store, store.Global, store.Meta, metaKeyCheck)
+	if graph.KindOf(err) == graph.KindNotFound {
+		sealed, err := d.keys.Seal([]byte(keyCheckText), aad)
+		if err != nil {
+			return err
+		}
+		_, err = store.CreateAs(ctx, d.store, store.Global, store.Meta, metaKeyCheck,
+			keyCheck{Fingerprint: d.keys.Fingerprint(), Check: sealed})
+		if graph.KindOf(err) == graph.KindConflict {
+			return d.checkSecretKey(ctx) // another process wrote it first
+		}
+		return err
+	}
+	if err != nil {
+		return err
+	}
+	if plain, err := d.keys.Open(v.Value.Check, aad); err != nil || string(plain) != keyCheckText {
+		return fmt.Errorf("the secret key (fingerprint %s) is not the key this data was written with (fingerprint %s): "+
+			"supply the original key (IDGRAPH_SECRET_KEY or the data directory's secret.key)", d.keys.Fingerprint(), v.Value.Fingerprint)
+	}
+	return nil
+}
+
+func (d *Directory) ensureDefaultTenant(ctx context.Context) (graph.Tenant, error) {
+	v, err := store.GetAs[defaultTenant](ctx, d.store, store.Global, store.Meta, metaDefaultTenant)
+	if err == nil {
+		return d.Tenant(ctx, v.Value.ID)
+	}
+	if graph.KindOf(err) != graph.KindNotFound {
+		return graph.Tenant{}, err
+	}
+	t := graph.Tenant{ID: uuid.NewString(), DisplayName: "Default Directory", Kind: graph.TenantB2C}
+	if _, err := d.CreateTenant(ctx, t); err != nil {
+		return graph.Tenant{}, err
+	}
+	if _, err := store.CreateAs(ctx, d.store, store.Global, store.Meta, metaDefaultTenant, defaultTenant{ID: t.ID}); err != nil {
+		if graph.KindOf(err) == graph.KindConflict {
+			// Another process bootstrapped concurrently; theirs is the default.
+			_ = d.store.Delete(ctx, store.Global, store.Tenants, t.ID, nil)
+			return d.ensureDefaultTenant(ctx)
+		}
+		return graph.Tenant{}, err
+	}
+	return t, nil
+}
+
+// DefaultTenant returns the tenant created on first start.
+func (d *Directory) DefaultTenant(ctx context.Context) (graph.Tenant, error) {
+	v, err := store.GetAs[defaultTenant](ctx, d.store, store.Global, store.Meta, metaDefaultTenant)
+	if err != nil {
+		return graph.Tenant{}, err
+	}
+	return d.Tenant(ctx, v.Value.ID)
+}
+
+// Tenant returns one tenant; KindNotFound if there is none with that id.
+func (d *Directory) Tenant(ctx context.Context, id string) (graph.Tenant, error) {
+	v, err := store.GetAs[graph.Tenant](ctx, d.store, store.Global, store.Tenants, id)
+	return v.Value, err
+}
+
+// Tenants returns every tenant in creation order.
+func (d *Directory) Tenants(ctx context.Context) ([]graph.Tenant, error) {
+	vs, err := store.ListAs[graph.Tenant](ctx, d.store, store.Global, store.Tenants)
+	out := make([]graph.Tenant, len(vs))
+	for i, v := range vs {
+		out[i] = v.Value
+	}
+	return out, err
+}
+
+// CreateTenant stores a new tenant; KindConflict if the id exists.
+func (d *Directory) CreateTenant(ctx context.Context, t graph.Tenant) (graph.Tenant, error) {
+	t.ID = strings.ToLower(t.ID)
+	if t.Kind == "" {
+		t.Kind = graph.TenantB2C
+	}
+	if err := t.Validate(); err != nil {
+		return graph.Tenant{}, err
+	}
+	_, err := store.CreateAs(ctx, d.store, store.Global, store.Tenants, t.ID, t)
+	return t, err
+}
+
+// UpdateTenant applies fn to a tenant atomically.
+func (d *Directory) UpdateTenant(ctx context.Context, id string, fn func(*graph.Tenant) error) (graph.Tenant, error) {
+	v, err := store.UpdateAs(ctx, d.store, store.Global, store.Tenants, id, func(_ store.Tx, cur store.Versioned[graph.Tenant]) (graph.Tenant, error) {
+		t := cur.Value
+		if err := fn(&t); err != nil {
+			return t, err
+		}
+		t.ID = cur.Value.ID
+		return t, t.Validate()
+	})
+	return v.Value, err
+}
+
+// RotateKey creates a new signing key; it becomes the one new tokens are
+// signed with, and older keys keep verifying the tokens they signed.
+func (d *Directory) RotateKey(ctx context.Context) (auth.SigningKey, error) {
+	priv, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		return auth.SigningKey{}, err
+	}
+	kid, err := auth.KeyID(&priv.PublicKey)
+	if err != nil {
+		return auth.SigningKey{}, err
+	}
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	if err != nil {
+		return auth.SigningKey{}, err
+	}
+	sealed, err := d.keys.Seal(der, secret.AAD(store.Global, string(store.SigningKeys), kid, "privateKey"))
+	if err != nil {
+		return auth.SigningKey{}, err
+	}
+	created := d.now().UTC()
+	if _, err := store.CreateAs(ctx, d.store, store.Global, store.SigningKeys, kid,
+		storedKey{ID: kid, Created: created, PrivateKey: sealed}); err != nil {
+		return auth.SigningKey{}, err
+	}
+	d.mu.Lock()
+	d.public[kid] = &priv.PublicKey
+	d.mu.Unlock()
+	return auth.SigningKey{ID: kid, Key: priv, Created: created}, nil
+}
+
+// SigningKeys returns every signing key, oldest first.
+func (d *Directory) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) {
+	vs, err := store.ListAs[storedKey](ctx, d.store, store.Global, store.SigningKeys)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]auth.SigningKey, 0, len(vs))
+	for _, v := range vs {
+		der, err := d.keys.Open(v.Value.PrivateKey, secret.AAD(store.Global, string(store.SigningKeys), v.Value.ID, "privateKey"))
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", v.Value.ID, err)
+		}
+		k, err := x509.ParsePKCS8PrivateKey(der)
+		if err != nil {
+			return nil, fmt.Errorf("signing key %s: %w", v.Value.ID, err)
+		}
+		rk, ok := k.(*rsa.PrivateKey)
+		if !ok {
+			return nil, fmt.Errorf("signing key %s is not RSA", v.Value.ID)
+		}
+		out = append(out, auth.SigningKey{ID: v.Value.ID, Key: rk, Created: v.Value.Created})
+	}
+	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
+	return out, nil
+}
+
+// SigningKey returns the newest signing key; KindNotFound if there is none.
+func (d *Directory) SigningKey(ctx context.Context) (auth.SigningKey, error) {
+	ks, err := d.SigningKeys(ctx)
+	if err != nil {
+		return auth.SigningKey{}, err
+	}
+	if len(ks) == 0 {
+		return auth.SigningKey{}, graph.Errorf(graph.KindNotFound, "no signing key")
+	}
+	return ks[len(ks)-1], nil
+}
+
+// reloadInterval bounds how often an unknown kid makes the directory re-read
+// the keys from the store (a key rotated by another process appears within
+// it; a flood of random kids costs at most one read per interval).
+const reloadInterval = time.Second
+
+// PublicKey is an auth.KeyFunc over the persisted signing keys.
+func (d *Directory) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	d.mu.Lock()
+	k, ok := d.public[kid]
+	stale := d.now().Sub(d.lastReload) >= reloadInterval
+	if !ok && stale {
+		d.lastReload = d.now()
+	}
+	d.mu.Unlock()
+	if ok {
+		return k, nil
+	}
+	if !stale {
+		return nil, fmt.Errorf("unknown kid")
+	}
+	ks, err := d.SigningKeys(ctx)
+	if err != nil {
+		return nil, err
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	for _, sk := range ks {
+		d.public[sk.ID] = &sk.Key.PublicKey
+	}
+	if k, ok := d.public[kid]; ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("unknown kid")
+}
+
+// MintOptions are the claims of a token minted by Mint.
+type MintOptions struct {
+	Tenant   string        // tid
+	Issuer   string        // the authority origin, e.g. http://127.0.0.1:9443
+	Audience string        // aud; https://graph.microsoft.com when empty
+	Roles    []string      // application permissions (app-only token)
+	Scopes   []string      // delegated permissions (user token when non-empty)
+	WIDs     []string      // directory roles of the user
+	ObjectID string        // oid; random when empty
+	AppID    string        // appid/azp
+	TTL      time.Duration // lifetime; one hour when zero
+}
+
+// Mint signs a token with the newest signing key.
+func (d *Directory) Mint(ctx context.Context, o MintOptions) (string, error) {
+	key, err := d.SigningKey(ctx)
+	if err != nil {
+		return "", err
+	}
+	return MintWith(key, o, d.now())
+}
+
+// MintWith signs a token with key at time now.
+func MintWith(key auth.SigningKey, o MintOptions, now time.Time) (string, error) {
+	if o.TTL == 0 {
+		o.TTL = time.Hour
+	}
+	if o.Audience == "" {
+		o.Audience = "https://graph.microsoft.com"
+	}
+	if o.ObjectID == "" {
+		o.ObjectID = uuid.NewString()
+	}
+	if o.AppID == "" {
+		o.AppID = auth.CLIAppID
+	}
+	std := jwtClaims(o, now)
+	c := auth.Claims{TenantID: o.Tenant, ObjectID: o.ObjectID, AppID: o.AppID, AZP: o.AppID, Roles: o.Roles,
+		WIDs: o.WIDs, Version: "2.0", IDType: "app"}
+	if len(o.Scopes) > 0 {
+		c.IDType = "user"
+		c.Scope = strings.Join(o.Scopes, " ")
+		c.Roles = nil
+	}
+	return auth.Mint(key, std, c)
+}
+
+func jwtClaims(o MintOptions, now time.Time) jwt.Claims {
+	return jwt.Claims{
+		Issuer:    strings.TrimRight(o.Issuer, "/") + "/" + o.Tenant + "/v2.0",
+		Audience:  jwt.Audience{o.Audience},
+		IssuedAt:  jwt.NewNumericDate(now),
+		NotBefore: jwt.NewNumericDate(now),
+		Expiry:    jwt.NewNumericDate(now.Add(o.TTL)),
+	}
+}
