@@ -230,7 +230,7 @@ func (s *Server) logRequest(r *http.Request, rc *requestContext, status int, d t
 		attrs = append(attrs, slog.String("tid", rc.principal.TenantID), slog.String("appid", rc.principal.AppID))
 	}
 	level := slog.LevelInfo
-	if status >= 500 {
+	if status >= 500 && status != http.StatusNotImplemented {
 		level = slog.LevelError
 	}
 	if rc.err != nil {
