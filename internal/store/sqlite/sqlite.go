@@ -50,7 +50,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
 	}
-	base := "file:" + path + "?" + q.Encode()
+	// The path is escaped: SQLite reads the name as a URI, where '?', '#'
+	// and '%' would otherwise change which file opens.
+	base := "file:" + (&url.URL{Path: path}).EscapedPath() + "?" + q.Encode()
 	wdb, err := sql.Open("sqlite", base+"&_txlock=immediate")
 	if err != nil {
 		return nil, fmt.Errorf("open %s: %w", path, err)
@@ -150,19 +152,24 @@ func (s *Store) migrate(ctx context.Context) error {
 }
 
 // writer runs every write. It takes the writes waiting now (up to maxGroup),
-// runs each in a savepoint of one transaction and commits once.
+// runs each in a savepoint of one transaction and commits once. When the
+// store closes it still runs the writes already queued.
 func (s *Store) writer() {
 	defer close(s.done)
 	group := make([]*writeOp, 0, maxGroup)
 	errs := make([]error, 0, maxGroup)
 	for {
 		var first *writeOp
+		closing := false
 		select {
 		case first = <-s.ops:
 		case <-s.closed:
-			return
+			closing = true
 		}
-		group = append(group[:0], first)
+		group = group[:0]
+		if first != nil {
+			group = append(group, first)
+		}
 	drain:
 		for len(group) < maxGroup {
 			select {
@@ -172,26 +179,46 @@ func (s *Store) writer() {
 				break drain
 			}
 		}
+		if len(group) == 0 {
+			return // closing, and nothing left
+		}
 		errs = s.commitGroup(group, errs[:0])
 		for i, op := range group {
 			op.err <- errs[i]
 		}
+		if closing && len(group) < maxGroup {
+			return
+		}
 	}
 }
 
+// commitGroup runs a group of writes in one transaction. Each write has its
+// own savepoint, so a failing write is undone alone. If the transaction
+// itself is lost (SQLite aborts it on errors such as a full disk), the whole
+// group fails and nothing of it is kept: no write is ever reported failed
+// while being committed, or committed while reported failed.
 func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 	ctx := context.Background()
-	tx, err := s.wdb.BeginTx(ctx, nil)
-	if err != nil {
+	fail := func(err error) []error {
+		errs = errs[:0]
 		for range group {
-			errs = append(errs, translate(fmt.Errorf("begin: %w", err)))
+			errs = append(errs, err)
 		}
 		return errs
 	}
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return fail(translate(fmt.Errorf("begin: %w", err)))
+	}
 	ok := 0
 	for _, op := range group {
-		errs = append(errs, runInSavepoint(ctx, tx, op.run))
-		if errs[len(errs)-1] == nil {
+		opErr, txErr := runInSavepoint(ctx, tx, op.run)
+		if txErr != nil {
+			tx.Rollback()
+			return fail(translate(fmt.Errorf("transaction aborted: %w", txErr)))
+		}
+		errs = append(errs, opErr)
+		if opErr == nil {
 			ok++
 		}
 	}
@@ -210,21 +237,36 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 	return errs
 }
 
-func runInSavepoint(ctx context.Context, tx *sql.Tx, run func(context.Context, *sql.Tx) error) error {
+// runInSavepoint runs one write. opErr is the write's own failure (undone by
+// rolling back to its savepoint); txErr means the savepoint could not be
+// managed, so the transaction is no longer trustworthy. A panic in the write
+// is its own failure, not the writer's.
+func runInSavepoint(ctx context.Context, tx *sql.Tx, run func(context.Context, *sql.Tx) error) (opErr, txErr error) {
 	if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
-		return translate(err)
+		return nil, err
 	}
-	if err := run(ctx, tx); err != nil {
+	if err := runProtected(ctx, tx, run); err != nil {
 		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
-			return errors.Join(err, rerr)
+			return nil, errors.Join(err, rerr)
 		}
-		tx.ExecContext(ctx, "RELEASE op")
-		return translate(err)
+		if _, rerr := tx.ExecContext(ctx, "RELEASE op"); rerr != nil {
+			return nil, rerr
+		}
+		return translate(err), nil
 	}
 	if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
-		return translate(err)
+		return nil, err
 	}
-	return nil
+	return nil, nil
+}
+
+func runProtected(ctx context.Context, tx *sql.Tx, run func(context.Context, *sql.Tx) error) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return run(ctx, tx)
 }
 
 // write queues run and waits until its group has committed.

@@ -561,3 +561,84 @@ func TestCanceledContextNeverMisreports(t *testing.T) {
 		t.Errorf("Create with a canceled context failed (%v) but the record is present: %s", err, show(r))
 	}
 }
+
+// TestCloseWhileWriterBusy queues writes behind a write that holds the writer,
+// then closes the store: whether the writer still runs them or Close turns
+// them away, each caller must learn the true outcome.
+func TestCloseWhileWriterBusy(t *testing.T) {
+	c := store.APIConnectors
+	var committed, refused int
+	for round := range 8 {
+		ctx := t.Context()
+		path := filepath.Join(t.TempDir(), "idgraph.db")
+		s := openAt(t, path)
+
+		running, release := make(chan struct{}), make(chan struct{})
+		blocker := make(chan error, 1)
+		go func() {
+			blocker <- s.write(context.Background(), func(context.Context, *sql.Tx) error {
+				close(running)
+				<-release
+				return nil
+			})
+		}()
+		<-running
+
+		const queued = 32
+		errs := make([]error, queued)
+		id := func(i int) string { return fmt.Sprintf("queued-%d", i) }
+		var wg sync.WaitGroup
+		for i := range queued {
+			wg.Go(func() {
+				_, errs[i] = s.Create(ctx, store.Record{Tenant: tenantA, Collection: c, ID: id(i), Data: []byte(fmt.Sprintf(`{"i":%d}`, i))})
+			})
+		}
+		deadline := time.Now().Add(10 * time.Second)
+		for len(s.ops) < queued {
+			if time.Now().After(deadline) {
+				close(release)
+				t.Fatalf("round %d: %d writes queued after 10s, want %d", round, len(s.ops), queued)
+			}
+			time.Sleep(100 * time.Microsecond)
+		}
+
+		closed := make(chan error, 1)
+		go func() { closed <- s.Close() }()
+		<-s.closed
+		close(release)
+		select {
+		case err := <-closed:
+			if err != nil {
+				t.Errorf("round %d: Close: %v", round, err)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("round %d: Close did not return within 10s", round)
+		}
+		waitFor(t, &wg, 10*time.Second, fmt.Sprintf("round %d: queued writes", round))
+		if err := <-blocker; err != nil {
+			t.Errorf("round %d: the write holding the writer: %v", round, err)
+		}
+
+		s = openAt(t, path)
+		for i, werr := range errs {
+			r, err := s.Get(ctx, tenantA, c, id(i))
+			switch {
+			case werr == nil && err != nil:
+				t.Errorf("round %d: Create %s succeeded but after reopen Get: %v", round, id(i), err)
+			case werr == nil:
+				committed++
+			case err == nil:
+				t.Errorf("round %d: Create %s failed with %v but after reopen it is present: %s", round, id(i), werr, show(r))
+			default:
+				refused++
+				if graph.KindOf(werr) != graph.KindUnavailable {
+					t.Errorf("round %d: Create %s: error %v, want kind %d", round, id(i), werr, graph.KindUnavailable)
+				}
+			}
+		}
+		if err := s.Close(); err != nil {
+			t.Errorf("round %d: Close after reopen: %v", round, err)
+		}
+	}
+	t.Logf("queued writes: %d committed, %d refused by Close", committed, refused)
+}
