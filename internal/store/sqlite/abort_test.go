@@ -41,7 +41,7 @@ func TestAbortedTransactionFailsWholeGroup(t *testing.T) {
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	results := map[string]error{}
-	for _, id := range []string{"a", "big", "c"} {
+	for i, id := range []string{"a", "big", "c"} {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -50,7 +50,8 @@ func TestAbortedTransactionFailsWholeGroup(t *testing.T) {
 			results[id] = err
 			mu.Unlock()
 		}()
-		for deadline := time.Now().Add(5 * time.Second); len(s.ops) < len(results)+1 && time.Now().Before(deadline); {
+		// Queue them in this order.
+		for deadline := time.Now().Add(5 * time.Second); len(s.ops) < i+1 && time.Now().Before(deadline); {
 			time.Sleep(time.Millisecond)
 		}
 	}
