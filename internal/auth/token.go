@@ -58,7 +58,7 @@ type KeyFunc func(ctx context.Context, kid string) (*rsa.PublicKey, error)
 // Verifier checks bearer tokens.
 type Verifier struct {
 	Keys      KeyFunc
-	Audiences []string         // accepted aud values; DefaultAudiences when empty
+	Audiences []string         // accepted aud values besides DefaultAudiences
 	Now       func() time.Time // time.Now when nil
 }
 
@@ -80,8 +80,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	if len(raw) > MaxTokenSize {
 		return graph.Principal{}, unauthenticated(msgInvalid, errors.New("token too large"))
 	}
-	if strings.Count(raw, ".") != 2 {
-		return graph.Principal{}, unauthenticated(msgInvalid, errors.New("not a compact JWS"))
+	if err := checkCompact(raw); err != nil {
+		return graph.Principal{}, unauthenticated(msgInvalid, err)
 	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
@@ -112,11 +112,8 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 		}
 		return graph.Principal{}, unauthenticated(msgInvalid, err)
 	}
-	auds := v.Audiences
-	if len(auds) == 0 {
-		auds = DefaultAudiences
-	}
-	if !slices.ContainsFunc(std.Audience, func(a string) bool { return slices.Contains(auds, a) }) {
+	accepted := func(a string) bool { return slices.Contains(DefaultAudiences, a) || slices.Contains(v.Audiences, a) }
+	if !slices.ContainsFunc(std.Audience, accepted) {
 		return graph.Principal{}, unauthenticated(msgInvalid, fmt.Errorf("audience %v", std.Audience))
 	}
 	if !graph.IsGUID(c.TenantID) {
@@ -146,6 +143,27 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	return p, nil
 }
 
+// checkCompact requires a compact JWS in canonical form: exactly three
+// segments of strict base64url (no padding, no whitespace, no stray trailing
+// bits), so that one token has exactly one spelling.
+func checkCompact(raw string) error {
+	if strings.Count(raw, ".") != 2 {
+		return errors.New("not a compact JWS")
+	}
+	for _, seg := range strings.Split(raw, ".") {
+		for i := 0; i < len(seg); i++ {
+			c := seg[i]
+			if !('A' <= c && c <= 'Z' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9' || c == '-' || c == '_') {
+				return errors.New("token segment is not base64url")
+			}
+		}
+		if _, err := base64.RawURLEncoding.Strict().DecodeString(seg); err != nil {
+			return fmt.Errorf("token segment: %w", err)
+		}
+	}
+	return nil
+}
+
 // issuerMatches accepts the built-in authority's issuers for tenant tid: the
 // v2 form {origin}/{tid}/v2.0, where origin is the http(s) origin the token was
 // requested from, and the v1 form https://sts.windows.net/{tid}/. The key that
@@ -153,6 +171,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 func issuerMatches(iss, tid string) bool {
 	if strings.EqualFold(iss, "https://sts.windows.net/"+tid+"/") {
 		return true
+	}
+	if strings.ContainsAny(iss, "?#") {
+		return false
 	}
 	u, err := url.Parse(iss)
 	if err != nil || (u.Scheme != "https" && u.Scheme != "http") || u.Host == "" || u.User != nil || u.RawQuery != "" || u.Fragment != "" {
