@@ -75,7 +75,7 @@ const (
 // Validate reports the first problem that makes c unacceptable to store under
 // profile p. It does not check permissions or uniqueness.
 func (c *APIConnector) Validate(p Profile) error {
-	if err := validateDisplayName(c.DisplayName); err != nil {
+	if err := validateName("displayName", c.DisplayName); err != nil {
 		return err
 	}
 	if err := ValidateTargetURL(c.TargetURL, p); err != nil {
@@ -106,12 +106,13 @@ func (c *APIConnector) Validate(p Profile) error {
 	return nil
 }
 
-func validateDisplayName(s string) error {
+// validateName checks a display name sent as property prop.
+func validateName(prop, s string) error {
 	if strings.TrimSpace(s) == "" {
-		return Errorf(KindInvalid, "displayName is required and cannot be empty.")
+		return Errorf(KindInvalid, "%s is required and cannot be empty.", prop)
 	}
 	if utf8.RuneCountInString(s) > MaxDisplayNameLength {
-		return Errorf(KindInvalid, "displayName must be at most %d characters.", MaxDisplayNameLength)
+		return Errorf(KindInvalid, "%s must be at most %d characters.", prop, MaxDisplayNameLength)
 	}
 	return nil
 }

@@ -66,20 +66,43 @@ func DeprecatedAvailableProviderTypes(k TenantKind) []string {
 // Limits on identity provider properties.
 const MaxClientIDLength = 256
 
+// View is the API through which a provider is written. Both views store the
+// same value; each names the properties its own way in messages.
+type View int
+
+// The two views of identity providers.
+const (
+	ViewCurrent    View = iota // /identity/identityProviders: displayName, identityProviderType
+	ViewDeprecated             // /identityProviders: name, type
+)
+
+// property returns the name of a property in view v.
+func (v View) property(name string) string {
+	if v == ViewDeprecated {
+		switch name {
+		case "displayName":
+			return "name"
+		case "identityProviderType":
+			return "type"
+		}
+	}
+	return name
+}
+
 // Validate reports the first problem that makes p unacceptable to store in a
-// tenant of kind k.
-func (p *IdentityProvider) Validate(k TenantKind) error {
+// tenant of kind k, naming properties as view v does.
+func (p *IdentityProvider) Validate(k TenantKind, v View) error {
 	switch p.ODataType {
 	case TypeSocialIdentityProvider:
 	default:
 		return Errorf(KindInvalid, "Identity provider type %q is not supported.", p.ODataType)
 	}
-	if err := validateDisplayName(p.DisplayName); err != nil {
+	if err := validateName(v.property("displayName"), p.DisplayName); err != nil {
 		return err
 	}
 	if _, ok := CanonicalSocialType(k, p.ProviderType); !ok {
-		return Errorf(KindInvalid, "Identity provider type %q is not supported in this tenant. Supported types: %s.",
-			p.ProviderType, strings.Join(socialTypes[k], ", "))
+		return Errorf(KindInvalid, "%s '%s' is not supported in this tenant. Supported types: %s.",
+			v.property("identityProviderType"), p.ProviderType, strings.Join(socialTypes[k], ", "))
 	}
 	if strings.TrimSpace(p.ClientID) == "" {
 		return Errorf(KindInvalid, "clientId is required and cannot be empty.")

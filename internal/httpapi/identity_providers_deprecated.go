@@ -171,7 +171,7 @@ func (s *Server) handleCreateDeprecatedIdentityProvider(w http.ResponseWriter, r
 		s.writeError(w, r, err)
 		return
 	}
-	if err := ip.Validate(rc.tenant.Kind); err != nil {
+	if err := ip.Validate(rc.tenant.Kind, graph.ViewDeprecated); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
@@ -224,7 +224,7 @@ func (s *Server) handleUpdateDeprecatedIdentityProvider(w http.ResponseWriter, r
 			if sealed != nil {
 				ip.ClientSecret = sealed
 			}
-			return ip, ip.Validate(rc.tenant.Kind)
+			return ip, ip.Validate(rc.tenant.Kind, graph.ViewDeprecated)
 		})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -25,8 +25,10 @@ func splitPath(escaped string) (version string, segs []segment, err error) {
 		if p == "" || p == "." || p == ".." {
 			return "", nil, errBadPath
 		}
-		name, key, hasKey, call := splitKey(p)
-		v, err := url.PathUnescape(name)
+		// Unescape before reading key syntax: OData treats %27, %28 and %29
+		// as the quote and parentheses they encode. The split on "/" above
+		// was done on the escaped form, so an encoded "/" stays in its segment.
+		v, err := url.PathUnescape(p)
 		if err != nil {
 			return "", nil, errBadPath
 		}
@@ -34,16 +36,16 @@ func splitPath(escaped string) (version string, segs []segment, err error) {
 			version = v
 			continue
 		}
-		if v == "" {
+		name, key, hasKey, call := splitKey(v)
+		if name == "" || name == "." || name == ".." {
 			return "", nil, errBadPath
 		}
-		segs = append(segs, segment{value: v, call: call})
+		segs = append(segs, segment{value: name, call: call})
 		if hasKey {
-			k, err := url.PathUnescape(key)
-			if err != nil || k == "" {
+			if key == "" {
 				return "", nil, errBadPath
 			}
-			segs = append(segs, segment{value: k})
+			segs = append(segs, segment{value: key})
 		}
 	}
 	return version, segs, nil
