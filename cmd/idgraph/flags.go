@@ -51,10 +51,7 @@ func commonFlags(f *flagSet, c *config.Config) {
 	c.SecretKey = f.getenv("IDGRAPH_SECRET_KEY")
 }
 
+// splitList splits a comma- or space-separated list.
 func splitList(s string) []string {
-	var out []string
-	for _, p := range strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' }) {
-		out = append(out, p)
-	}
-	return out
+	return strings.FieldsFunc(s, func(r rune) bool { return r == ',' || r == ' ' })
 }

@@ -3,7 +3,6 @@ package httpapi
 import (
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/idgraph/idgraph/internal/graph"
 )
@@ -96,5 +95,3 @@ func writeJSONBody(w http.ResponseWriter, status int, v any) {
 
 // contentTypeJSON is what Graph sends; clients accept the parameters.
 const contentTypeJSON = "application/json;odata.metadata=minimal;odata.streaming=true;IEEE754Compatible=false;charset=utf-8"
-
-func nowDate(t time.Time) string { return t.UTC().Format("2006-01-02T15:04:05") }

@@ -87,10 +87,9 @@ func (s *Server) handleGetDeprecatedIdentityProvider(w http.ResponseWriter, r *h
 	writeEntity(w, http.StatusOK, v.Version, s.deprecatedEntity(r, v.Value))
 }
 
-// providerPatch is a decoded deprecated-API body; the secret is sealed.
+// providerPatch is a decoded deprecated-API body, without its secret.
 type providerPatch struct {
 	name, providerType, clientID *string
-	clientSecret                 graph.Sealed
 }
 
 // decodeDeprecated decodes an identityProvider body. The secret is sealed for
