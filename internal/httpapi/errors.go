@@ -88,6 +88,7 @@ func writeJSONBody(w http.ResponseWriter, status int, v any) {
 	}
 	h := w.Header()
 	h.Set("Content-Type", contentTypeJSON)
+	h.Set("OData-Version", "4.0")
 	h.Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
 	w.Write(b)
