@@ -772,7 +772,8 @@ func tokenOfSize(t *testing.T, size int) string {
 	return ""
 }
 
-// 100 tokens of 1 MiB of dots are refused quickly and cheaply (row 3).
+// 100 tokens of 1 MiB of dots are refused cheaply (row 3): before any key
+// lookup, allocating almost nothing. (Speed is a benchmark's business.)
 func TestVerifyDotFlood(t *testing.T) {
 	const n, size = 100, 1 << 20
 	buf := strings.Repeat(".", size+n)
@@ -783,17 +784,12 @@ func TestVerifyDotFlood(t *testing.T) {
 	var before, after runtime.MemStats
 	runtime.GC()
 	runtime.ReadMemStats(&before)
-	start := time.Now()
 	for i := range n {
 		_, errs[i] = v.Verify(ctx, buf[i:i+size])
 	}
-	elapsed := time.Since(start)
 	runtime.ReadMemStats(&after)
 	for i, err := range errs {
 		assertRejected(t, buf[i:i+size], graph.Principal{}, err)
-	}
-	if elapsed > time.Second {
-		t.Errorf("100 × 1 MiB dot floods took %v", elapsed)
 	}
 	if alloc := after.TotalAlloc - before.TotalAlloc; alloc > 1<<20 {
 		t.Errorf("100 × 1 MiB dot floods allocated %d bytes, want < 1 MiB", alloc)
@@ -802,15 +798,14 @@ func TestVerifyDotFlood(t *testing.T) {
 		t.Errorf("floods reached the KeyFunc: %d calls", len(ks.kids()))
 	}
 
-	// At the size limit the dot count refuses them, still quickly.
+	// At the size limit the dot count refuses them too.
 	flood := strings.Repeat(".", MaxTokenSize)
-	start = time.Now()
 	for range n {
 		p, err := v.Verify(ctx, flood)
 		assertRejected(t, flood, p, err)
 	}
-	if elapsed := time.Since(start); elapsed > time.Second {
-		t.Errorf("100 × 32 KiB dot floods took %v", elapsed)
+	if len(ks.kids()) != 0 {
+		t.Errorf("floods reached the KeyFunc: %d calls", len(ks.kids()))
 	}
 }
 

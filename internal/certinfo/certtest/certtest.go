@@ -29,6 +29,11 @@ type PFX struct {
 // New makes a self-signed certificate valid from notBefore to notAfter,
 // with its key, in a modern PKCS#12 file protected by password.
 func New(cn, password string, notBefore, notAfter time.Time) (PFX, error) {
+	return NewWith(pkcs12.Modern, cn, password, notBefore, notAfter)
+}
+
+// NewWith is New with a chosen PKCS#12 encoder (legacy or modern algorithms).
+func NewWith(enc *pkcs12.Encoder, cn, password string, notBefore, notAfter time.Time) (PFX, error) {
 	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	if err != nil {
 		return PFX{}, err
@@ -50,7 +55,7 @@ func New(cn, password string, notBefore, notAfter time.Time) (PFX, error) {
 	if err != nil {
 		return PFX{}, err
 	}
-	pfx, err := pkcs12.Modern.Encode(key, cert, nil, password)
+	pfx, err := enc.Encode(key, cert, nil, password)
 	if err != nil {
 		return PFX{}, err
 	}
