@@ -320,9 +320,13 @@ func TestSecretKeyFromEnvironment(t *testing.T) {
 	if _, _, err := runCmd(t, wrong, "token", "--data-dir", dir, "--roles", "IdentityProvider.Read.All"); err == nil {
 		t.Errorf("token with another key succeeded")
 	}
-	// No key at all: a fresh secret.key is generated, which is also another key.
-	if _, _, err := runCmd(t, map[string]string{}, "tenant", "list", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "fingerprint") {
-		t.Errorf("tenant list without the key: err = %v, want a refusal naming the fingerprint", err)
+	// No key at all beside an existing database: refused, and no new key
+	// file is made (it would be another key, and would hide the loss).
+	if _, _, err := runCmd(t, map[string]string{}, "tenant", "list", "--data-dir", dir); err == nil || !strings.Contains(err.Error(), "is missing") {
+		t.Errorf("tenant list without the key: err = %v, want a refusal saying the key is missing", err)
+	}
+	if _, err := os.Stat(filepath.Join(dir, "secret.key")); !errors.Is(err, os.ErrNotExist) {
+		t.Errorf("a secret.key was created beside an existing database: %v", err)
 	}
 	// A malformed key is an error, not a silent fallback.
 	if _, _, err := runCmd(t, map[string]string{"IDGRAPH_SECRET_KEY": "not-a-key"}, "tenant", "list", "--data-dir", t.TempDir()); err == nil {

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -29,6 +30,7 @@ func openData(ctx context.Context, c config.Config) (*data, error) {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}
 	d := &data{}
+	dbPath := filepath.Join(c.DataDir, "idgraph.db")
 	var key []byte
 	var err error
 	if c.SecretKey != "" {
@@ -38,14 +40,25 @@ func openData(ctx context.Context, c config.Config) (*data, error) {
 		}
 	} else {
 		d.keyFile = filepath.Join(c.DataDir, "secret.key")
-		if key, err = secret.LoadOrCreateKeyFile(d.keyFile); err != nil {
+		// A key is generated only with a new database: a missing key file
+		// beside existing data means the key is lost, not that one is due.
+		if _, statErr := os.Stat(dbPath); statErr == nil {
+			key, err = secret.LoadKeyFile(d.keyFile)
+			if errors.Is(err, os.ErrNotExist) {
+				return nil, fmt.Errorf("secret key: %s is missing but the data directory holds a database; "+
+					"restore the key file or set IDGRAPH_SECRET_KEY", d.keyFile)
+			}
+		} else {
+			key, err = secret.LoadOrCreateKeyFile(d.keyFile)
+		}
+		if err != nil {
 			return nil, fmt.Errorf("secret key: %w", err)
 		}
 	}
 	if d.keys, err = secret.New(key); err != nil {
 		return nil, err
 	}
-	if d.store, err = sqlite.Open(ctx, filepath.Join(c.DataDir, "idgraph.db")); err != nil {
+	if d.store, err = sqlite.Open(ctx, dbPath); err != nil {
 		return nil, err
 	}
 	d.dir = directory.New(d.store, d.keys, nil)

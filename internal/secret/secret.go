@@ -147,38 +147,63 @@ func ParseKey(s string) ([]byte, error) {
 	return nil, fmt.Errorf("secret key must be %d bytes as base64 or hex", KeySize)
 }
 
-// LoadOrCreateKeyFile reads the key at path, or generates a random one there
-// (mode 0600) if the file does not exist.
-func LoadOrCreateKeyFile(path string) ([]byte, error) {
+// LoadKeyFile reads the key stored at path.
+func LoadKeyFile(path string) ([]byte, error) {
 	b, err := os.ReadFile(path)
-	if err == nil {
-		return ParseKey(string(b))
-	}
-	if !errors.Is(err, os.ErrNotExist) {
+	if err != nil {
 		return nil, err
+	}
+	return ParseKey(string(b))
+}
+
+// LoadOrCreateKeyFile reads the key at path, or generates a random one there
+// (mode 0600) if the file does not exist. The new file appears complete or not
+// at all (written aside, synced, then linked into place, and the directory
+// synced), so a crash or a second process starting at the same moment never
+// sees a partial key; if another process wins the race, its key is used.
+func LoadOrCreateKeyFile(path string) ([]byte, error) {
+	if key, err := LoadKeyFile(path); !errors.Is(err, os.ErrNotExist) {
+		return key, err
 	}
 	key := make([]byte, KeySize)
 	if _, err := rand.Read(key); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+	dir := filepath.Dir(path)
+	if err := os.MkdirAll(dir, 0o700); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
-	if errors.Is(err, os.ErrExist) {
-		// Another process created it first: use theirs.
-		return LoadOrCreateKeyFile(path)
-	}
+	tmp, err := os.CreateTemp(dir, ".secret.key.*")
 	if err != nil {
 		return nil, err
 	}
-	if _, err := f.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
-		f.Close()
+	defer os.Remove(tmp.Name())
+	if err := tmp.Chmod(0o600); err != nil {
+		tmp.Close()
 		return nil, err
 	}
-	if err := f.Sync(); err != nil {
-		f.Close()
+	if _, err := tmp.WriteString(base64.StdEncoding.EncodeToString(key) + "\n"); err != nil {
+		tmp.Close()
 		return nil, err
 	}
-	return key, f.Close()
+	if err := tmp.Sync(); err != nil {
+		tmp.Close()
+		return nil, err
+	}
+	if err := tmp.Close(); err != nil {
+		return nil, err
+	}
+	if err := os.Link(tmp.Name(), path); errors.Is(err, os.ErrExist) {
+		return LoadKeyFile(path) // another process created it first: use theirs
+	} else if err != nil {
+		return nil, err
+	}
+	if d, err := os.Open(dir); err == nil {
+		err = d.Sync()
+		d.Close()
+		if err != nil {
+			return nil, err
+		}
+	}
+	return key, nil
 }

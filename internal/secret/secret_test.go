@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"sync"
 	"testing"
 )
 
@@ -129,4 +130,36 @@ func mustNew(t *testing.T, key []byte) *Keyring {
 		t.Fatal(err)
 	}
 	return k
+}
+
+// Processes starting together on a new data directory all end up with the
+// one key that was written, never a partial file.
+func TestLoadOrCreateKeyFileConcurrent(t *testing.T) {
+	for round := range 5 {
+		path := filepath.Join(t.TempDir(), "secret.key")
+		const n = 16
+		keys := make([][]byte, n)
+		errs := make([]error, n)
+		var wg sync.WaitGroup
+		for i := range n {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				keys[i], errs[i] = LoadOrCreateKeyFile(path)
+			}()
+		}
+		wg.Wait()
+		for i := range n {
+			if errs[i] != nil {
+				t.Fatalf("round %d: caller %d: %v", round, i, errs[i])
+			}
+			if !bytes.Equal(keys[i], keys[0]) {
+				t.Fatalf("round %d: callers got different keys", round)
+			}
+		}
+		entries, _ := os.ReadDir(filepath.Dir(path))
+		if len(entries) != 1 {
+			t.Errorf("round %d: directory holds %d entries, want only secret.key", round, len(entries))
+		}
+	}
 }
