@@ -2,6 +2,7 @@ package main
 
 import (
 	"flag"
+	"fmt"
 	"io"
 	"strings"
 	"time"
@@ -40,6 +41,17 @@ func (f *flagSet) duration(p *time.Duration, name string, def time.Duration, usa
 		}
 	}
 	f.DurationVar(p, name, def, usage+" ("+envName(name)+")")
+}
+
+// parse parses args and refuses arguments that are not flags.
+func (f *flagSet) parse(args []string) error {
+	if err := f.Parse(args); err != nil {
+		return err
+	}
+	if f.NArg() > 0 {
+		return fmt.Errorf("%s: unexpected argument %q", f.Name(), f.Arg(0))
+	}
+	return nil
 }
 
 // commonFlags binds the flags every command that opens the data needs.

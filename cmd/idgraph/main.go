@@ -39,8 +39,11 @@ Usage:
   idgraph tenant  create|list|role [flags]
   idgraph version
 
-Run 'idgraph <command> -h' for a command's flags. Every flag can also be set
-through its IDGRAPH_* environment variable (e.g. --data-dir: IDGRAPH_DATA_DIR).
+Run 'idgraph <command> -h' for a command's flags. Server configuration flags
+(serve's flags, --data-dir and token's --issuer) fall back to an IDGRAPH_*
+environment variable (e.g. --data-dir: IDGRAPH_DATA_DIR); the secret key is
+read from IDGRAPH_SECRET_KEY only. The claims of a token and the properties of
+a tenant are always given as flags.
 `
 
 // run is the program: tests call it with their own arguments, environment

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -417,5 +418,38 @@ func TestCommandLine(t *testing.T) {
 	}
 	if _, _, err := runCmd(t, env, "serve", "--no-such-flag"); err == nil {
 		t.Errorf("serve --no-such-flag succeeded")
+	}
+}
+
+// TestArgumentChecks covers arguments the commands refuse rather than ignore.
+func TestArgumentChecks(t *testing.T) {
+	dir := t.TempDir()
+	cases := [][]string{
+		{"serve", "--data-dir", dir, "--addr", "127.0.0.1:0", "stray"},
+		{"token", "--data-dir", dir, "stray"},
+		{"token", "--data-dir", dir, "--roles", "IdentityProvider.Read.All", "--scp", "IdentityProvider.Read.All"},
+		{"token", "--data-dir", dir, "--roles", "IdentityProvider.Read.All", "--wids", "62e90394-69f5-4237-9190-012177145e10"},
+		{"tenant", "list", "--data-dir", dir, "stray"},
+	}
+	for _, args := range cases {
+		if _, _, err := runCmd(t, map[string]string{}, args...); err == nil {
+			t.Errorf("idgraph %s succeeded, want an error", strings.Join(args, " "))
+		}
+	}
+}
+
+func TestDisplayAddr(t *testing.T) {
+	for _, c := range []struct {
+		in   *net.TCPAddr
+		want string
+	}{
+		{&net.TCPAddr{IP: net.IPv6unspecified, Port: 41399}, "127.0.0.1:41399"},
+		{&net.TCPAddr{IP: net.IPv4zero, Port: 1}, "127.0.0.1:1"},
+		{&net.TCPAddr{IP: net.ParseIP("127.0.0.1"), Port: 9443}, "127.0.0.1:9443"},
+		{&net.TCPAddr{IP: net.ParseIP("::1"), Port: 9443}, "[::1]:9443"},
+	} {
+		if got := displayAddr(c.in); got != c.want {
+			t.Errorf("displayAddr(%v) = %q, want %q", c.in, got, c.want)
+		}
 	}
 }

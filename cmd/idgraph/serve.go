@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/idgraph/idgraph/internal/config"
@@ -22,7 +23,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.str(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port")
 	f.str(&c.Profile, "profile", c.Profile, "compatibility profile: classic or current")
 	f.str(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
-	if err := f.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	if err := c.Validate(); err != nil {
@@ -54,7 +55,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	base := "http://" + ln.Addr().String()
+	base := "http://" + displayAddr(ln.Addr().(*net.TCPAddr))
 	log.Info("starting", "config", c.String(), "journal_mode", "wal", "synchronous", "FULL")
 	fmt.Fprintf(stdout, "idgraph serving Microsoft Graph at %s (profile %s)\n", base, profile)
 	fmt.Fprintf(stdout, "  data directory: %s\n", c.DataDir)
@@ -80,4 +81,17 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	fmt.Fprintln(stdout, "idgraph stopped")
 	return nil
+}
+
+// displayAddr is a URL host:port clients on this machine can use: a wildcard
+// listen address is shown as loopback.
+func displayAddr(a *net.TCPAddr) string {
+	ip := a.IP
+	switch {
+	case ip == nil || ip.Equal(net.IPv4zero):
+		ip = net.IPv4(127, 0, 0, 1)
+	case ip.Equal(net.IPv6unspecified):
+		ip = net.IPv4(127, 0, 0, 1) // Go listens dual-stack on "::"
+	}
+	return net.JoinHostPort(ip.String(), strconv.Itoa(a.Port))
 }

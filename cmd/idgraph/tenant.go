@@ -36,7 +36,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	default:
 		return fmt.Errorf("tenant: unknown subcommand %q", args[0])
 	}
-	if err := f.Parse(args[1:]); err != nil {
+	if err := f.parse(args[1:]); err != nil {
 		return err
 	}
 	d, err := openData(ctx, c)

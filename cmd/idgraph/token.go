@@ -27,10 +27,16 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&o.Audience, "aud", "https://graph.microsoft.com", "audience")
 	f.str(&o.Issuer, "issuer", "http://"+config.DefaultAddr, "authority origin the token names as issuer")
 	f.duration(&o.TTL, "ttl", time.Hour, "token lifetime")
-	if err := f.Parse(args); err != nil {
+	if err := f.parse(args); err != nil {
 		return err
 	}
 	o.Roles, o.Scopes, o.WIDs = splitList(roles), splitList(scp), splitList(wids)
+	if len(o.Roles) > 0 && len(o.Scopes) > 0 {
+		return fmt.Errorf("token: give --roles (an app-only token) or --scp (a user token), not both")
+	}
+	if len(o.WIDs) > 0 && len(o.Scopes) == 0 {
+		return fmt.Errorf("token: --wids are a user's directory roles and need --scp")
+	}
 	d, err := openData(ctx, c)
 	if err != nil {
 		return err
