@@ -173,7 +173,7 @@ func (s *Server) decodeAuth(o object, tenant, id string) (*authPatch, error) {
 		} else if ok {
 			a.username = &v
 		}
-		if v, ok, err := o.str("password"); err != nil {
+		if v, ok, err := o.secret("password"); err != nil {
 			return nil, err
 		} else if ok {
 			if v == "" {
@@ -279,18 +279,6 @@ func (s *Server) handleCreateAPIConnector(w http.ResponseWriter, r *http.Request
 	rc := reqCtx(r)
 	id := uuid.NewString()
 	p, err := s.decodeConnector(w, r, rc.tenant.ID, id, "")
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	switch {
-	case p.name == nil:
-		err = graph.Errorf(graph.KindInvalid, "displayName is required.")
-	case p.targetURL == nil:
-		err = graph.Errorf(graph.KindInvalid, "targetUrl is required.")
-	case p.auth == nil:
-		err = graph.Errorf(graph.KindInvalid, "authenticationConfiguration is required.")
-	}
 	if err != nil {
 		s.writeError(w, r, err)
 		return

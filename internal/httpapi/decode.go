@@ -6,8 +6,10 @@ import (
 	"encoding/json"
 	"errors"
 	"io"
+	"maps"
 	"mime"
 	"net/http"
+	"slices"
 	"strings"
 
 	"github.com/idgraph/idgraph/internal/graph"
@@ -190,6 +192,20 @@ func (o object) obj(name string) (object, bool, error) {
 	return object{m: m, path: o.path + name + "."}, true, nil
 }
 
+// secret takes a write-only string member. The value Graph shows instead of
+// a secret (a mask) means "unchanged": a client that reads an entity and sends
+// it back must not turn its secret into asterisks.
+func (o object) secret(name string) (string, bool, error) {
+	v, ok, err := o.str(name)
+	if err != nil || !ok {
+		return "", false, err
+	}
+	if v == graph.MaskSix || v == graph.MaskFive {
+		return "", false, nil
+	}
+	return v, true, nil
+}
+
 // odataType takes @odata.type and returns the type name without "#" and
 // "microsoft.graph.", or "" if absent.
 func (o object) odataType() (string, bool, error) {
@@ -206,10 +222,10 @@ func (o object) odataType() (string, bool, error) {
 
 const graphNS = "microsoft.graph."
 
-// rest reports the first member nobody took: a property the type lacks, or a
-// read-only one.
+// rest reports the first member nobody took (in name order, so the message
+// is the same on every run): a property the type lacks, or a read-only one.
 func (o object) rest(typeName string) error {
-	for name := range o.m {
+	for _, name := range slices.Sorted(maps.Keys(o.m)) {
 		if strings.HasPrefix(name, "@") {
 			return graph.Errorf(graph.KindInvalid, "The annotation '%s%s' is not supported in this request body.", o.path, name)
 		}
@@ -226,7 +242,8 @@ func readOnly(name string) error {
 }
 
 // checkID takes an "id" member: it is read-only, so it may only repeat the id
-// in the path (the classic example sends it).
+// in the path (the classic revision lists id among the properties to send; a
+// client that echoes a read entity back sends it too).
 func (o object) checkID(pathID string) error {
 	id, ok, err := o.str("id")
 	if err != nil || !ok {

@@ -122,7 +122,7 @@ func decodeDeprecated(w http.ResponseWriter, r *http.Request, pathID string) (pr
 			*f.dst = &v
 		}
 	}
-	secretValue, ok, err := o.str("clientSecret")
+	secretValue, ok, err := o.secret("clientSecret")
 	if err != nil {
 		return p, nil, err
 	}
