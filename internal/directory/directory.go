@@ -107,26 +107,28 @@ func (d *Directory) checkSecretKey(ctx context.Context) error {
 }
 
 func (d *Directory) ensureDefaultTenant(ctx context.Context) (graph.Tenant, error) {
+	// The pointer is written first and the tenant second, each step safe to
+	// repeat: a crash between them leaves a pointer whose tenant the next
+	// start creates, never a tenant nobody points to.
 	v, err := store.GetAs[defaultTenant](ctx, d.store, store.Global, store.Meta, metaDefaultTenant)
-	if err == nil {
-		return d.Tenant(ctx, v.Value.ID)
-	}
-	if graph.KindOf(err) != graph.KindNotFound {
-		return graph.Tenant{}, err
-	}
-	t := graph.Tenant{ID: uuid.NewString(), DisplayName: "Default Directory", Kind: graph.TenantB2C}
-	if _, err := d.CreateTenant(ctx, t); err != nil {
-		return graph.Tenant{}, err
-	}
-	if _, err := store.CreateAs(ctx, d.store, store.Global, store.Meta, metaDefaultTenant, defaultTenant{ID: t.ID}); err != nil {
-		if graph.KindOf(err) == graph.KindConflict {
-			// Another process bootstrapped concurrently; theirs is the default.
-			_ = d.store.Delete(ctx, store.Global, store.Tenants, t.ID, nil)
-			return d.ensureDefaultTenant(ctx)
+	if graph.KindOf(err) == graph.KindNotFound {
+		_, err = store.CreateAs(ctx, d.store, store.Global, store.Meta, metaDefaultTenant, defaultTenant{ID: uuid.NewString()})
+		if err != nil && graph.KindOf(err) != graph.KindConflict {
+			return graph.Tenant{}, err
 		}
+		return d.ensureDefaultTenant(ctx) // ours or a concurrent starter's pointer
+	}
+	if err != nil {
 		return graph.Tenant{}, err
 	}
-	return t, nil
+	t, err := d.Tenant(ctx, v.Value.ID)
+	if graph.KindOf(err) == graph.KindNotFound {
+		t = graph.Tenant{ID: v.Value.ID, DisplayName: "Default Directory", Kind: graph.TenantB2C}
+		if t, err = d.CreateTenant(ctx, t); graph.KindOf(err) == graph.KindConflict {
+			return d.Tenant(ctx, v.Value.ID)
+		}
+	}
+	return t, err
 }
 
 // DefaultTenant returns the tenant created on first start.
