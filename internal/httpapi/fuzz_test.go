@@ -7,11 +7,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"log/slog"
 	"maps"
 	"net"
 	"net/http"
-	"net/http/httptest"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -25,10 +23,7 @@ import (
 	"github.com/idgraph/idgraph/internal/certinfo/certtest"
 	"github.com/idgraph/idgraph/internal/directory"
 	"github.com/idgraph/idgraph/internal/graph"
-	"github.com/idgraph/idgraph/internal/httpapi"
-	"github.com/idgraph/idgraph/internal/secret"
 	"github.com/idgraph/idgraph/internal/store"
-	"github.com/idgraph/idgraph/internal/store/sqlite"
 )
 
 // Fuzz targets over real HTTP against one real server per target (a real
@@ -55,35 +50,14 @@ type fzFixture struct {
 	wire   *fzWire
 }
 
-// fzNewServer is newServer for a *testing.F: the same real server, store and
-// directory, with the fuzz target's temp dir and cleanup. Its t is bound per
-// input (bind), so the helpers of helpers_test.go fail the right test.
+// fzNewServer is newServer for a *testing.F. Its t is bound per input
+// (bind), so the helpers of helpers_test.go fail the right test. The log is
+// kept as a bounded tail: a fuzz run sends far too many requests to keep them
+// all, and a failure needs only its own lines.
 func fzNewServer(f *testing.F) (*testServer, *fzLogTail) {
 	f.Helper()
-	dataDir := f.TempDir()
-	keys, err := secret.New(testKey)
-	if err != nil {
-		f.Fatal(err)
-	}
-	st, err := sqlite.Open(context.Background(), filepath.Join(dataDir, "idgraph.db"))
-	if err != nil {
-		f.Fatal(err)
-	}
-	dir := directory.New(st, keys, nil)
-	tenant, err := dir.Bootstrap(context.Background())
-	if err != nil {
-		st.Close()
-		f.Fatal(err)
-	}
-	// The log is kept as a bounded tail: a fuzz run sends far too many
-	// requests to keep them all, and a failure needs only its own lines.
 	logs := &fzLogTail{}
-	api := httpapi.New(httpapi.Options{Store: st, Directory: dir, Keys: keys,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
-	hs := httptest.NewServer(api)
-	s := &testServer{URL: hs.URL, DataDir: dataDir, Store: st, Dir: dir, Keys: keys, Tenant: tenant, Logs: &syncBuffer{}, http: hs}
-	f.Cleanup(s.Close)
-	return s, logs
+	return newServerWith(f, serverOptions{logs: logs}), logs
 }
 
 // fzSetup starts the server and creates the fixture over HTTP: a basic-auth

@@ -27,7 +27,7 @@ import (
 // testServer is a real idgraph server over HTTP on a real SQLite store in a
 // temporary directory.
 type testServer struct {
-	t       *testing.T
+	t       testing.TB
 	URL     string
 	DataDir string
 	Store   *sqlite.Store
@@ -42,13 +42,14 @@ type serverOptions struct {
 	profile graph.Profile // server-wide profile; classic when empty
 	dataDir string        // reuse a data directory (restart tests)
 	key     []byte        // secret key; a fixed test key when nil
+	logs    io.Writer     // where the server logs; Logs collects it when nil
 }
 
 var testKey = bytes.Repeat([]byte{0x42}, secret.KeySize)
 
 func newServer(t *testing.T) *testServer { return newServerWith(t, serverOptions{}) }
 
-func newServerWith(t *testing.T, o serverOptions) *testServer {
+func newServerWith(t testing.TB, o serverOptions) *testServer {
 	t.Helper()
 	if o.dataDir == "" {
 		o.dataDir = t.TempDir()
@@ -71,8 +72,12 @@ func newServerWith(t *testing.T, o serverOptions) *testServer {
 		t.Fatal(err)
 	}
 	logs := &syncBuffer{}
+	var logTo io.Writer = logs
+	if o.logs != nil {
+		logTo = o.logs
+	}
 	api := httpapi.New(httpapi.Options{Store: st, Directory: dir, Keys: keys, Profile: o.profile,
-		Logger: slog.New(slog.NewJSONHandler(logs, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger: slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	hs := httptest.NewServer(api)
 	s := &testServer{t: t, URL: hs.URL, DataDir: o.dataDir, Store: st, Dir: dir, Keys: keys, Tenant: tenant, Logs: logs, http: hs}
 	t.Cleanup(s.Close)
