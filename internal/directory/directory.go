@@ -31,7 +31,8 @@ type Directory struct {
 	keys  *secret.Keyring
 	now   func() time.Time
 
-	mu         sync.Mutex
+	reloadMu   sync.Mutex                // held by the one reload in progress
+	mu         sync.Mutex                // guards public and lastReload
 	public     map[string]*rsa.PublicKey // kid → key, refreshed from the store
 	lastReload time.Time
 }
@@ -76,6 +77,10 @@ func (d *Directory) Bootstrap(ctx context.Context) (graph.Tenant, error) {
 			return graph.Tenant{}, err
 		}
 	} else if err != nil {
+		return graph.Tenant{}, err
+	}
+	// Load the verification keys now, so the first requests need no reload.
+	if err := d.reloadKeys(ctx); err != nil {
 		return graph.Tenant{}, err
 	}
 	return d.ensureDefaultTenant(ctx)
@@ -255,34 +260,55 @@ func (d *Directory) SigningKey(ctx context.Context) (auth.SigningKey, error) {
 // it; a flood of random kids costs at most one read per interval).
 const reloadInterval = time.Second
 
-// PublicKey is an auth.KeyFunc over the persisted signing keys.
+// PublicKey is an auth.KeyFunc over the persisted signing keys. An unknown
+// kid makes it re-read the keys, at most once per reloadInterval; requests
+// that arrive during a reload wait for it rather than fail.
 func (d *Directory) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	d.mu.Lock()
-	k, ok := d.public[kid]
-	stale := d.now().Sub(d.lastReload) >= reloadInterval
-	if !ok && stale {
-		d.lastReload = d.now()
-	}
-	d.mu.Unlock()
-	if ok {
+	if k, ok := d.cachedKey(kid); ok {
 		return k, nil
 	}
+	d.reloadMu.Lock()
+	defer d.reloadMu.Unlock()
+	if k, ok := d.cachedKey(kid); ok {
+		return k, nil // a reload we waited for brought it
+	}
+	d.mu.Lock()
+	stale := d.now().Sub(d.lastReload) >= reloadInterval
+	d.mu.Unlock()
 	if !stale {
 		return nil, fmt.Errorf("unknown kid")
 	}
+	if err := d.reloadKeys(ctx); err != nil {
+		return nil, err
+	}
+	if k, ok := d.cachedKey(kid); ok {
+		return k, nil
+	}
+	return nil, fmt.Errorf("unknown kid")
+}
+
+func (d *Directory) cachedKey(kid string) (*rsa.PublicKey, bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	k, ok := d.public[kid]
+	return k, ok
+}
+
+// reloadKeys re-reads the public keys from the store.
+func (d *Directory) reloadKeys(ctx context.Context) error {
+	d.mu.Lock()
+	d.lastReload = d.now()
+	d.mu.Unlock()
 	ks, err := d.SigningKeys(ctx)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	for _, sk := range ks {
 		d.public[sk.ID] = &sk.Key.PublicKey
 	}
-	if k, ok := d.public[kid]; ok {
-		return k, nil
-	}
-	return nil, fmt.Errorf("unknown kid")
+	return nil
 }
 
 // MintOptions are the claims of a token minted by Mint.

@@ -395,6 +395,8 @@ func TestPublicKeyUnknownKidFlood(t *testing.T) {
 		}
 	}
 
+	// Bootstrap loaded the keys; move past that reload's interval.
+	clk.advance(reloadInterval)
 	st.keyLists.Store(0)
 	flood(1000, false)
 	// Exactly one: the first unknown kid does reload (the counter works), the
@@ -631,5 +633,36 @@ func TestMintVerifies(t *testing.T) {
 	}
 	if _, err := v.Verify(t.Context(), foreign); graph.KindOf(err) != graph.KindUnauthenticated {
 		t.Errorf("token of another deployment: %v, want 401", err)
+	}
+}
+
+// Requests that arrive while a reload is in progress wait for it: a token
+// signed by a key another process just rotated in is accepted by every one of
+// a burst of concurrent requests, not only by the first.
+func TestPublicKeyConcurrentReloadWaiters(t *testing.T) {
+	d, _, st := newDir(t)
+	bootstrap(t, d)
+	other := New(st, d.keys, nil)
+	k, err := other.RotateKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	d.mu.Lock()
+	d.lastReload = time.Time{} // the interval has passed
+	d.mu.Unlock()
+	var wg sync.WaitGroup
+	var failed atomic.Int64
+	for range 64 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if got, err := d.PublicKey(t.Context(), k.ID); err != nil || !got.Equal(&k.Key.PublicKey) {
+				failed.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	if n := failed.Load(); n != 0 {
+		t.Errorf("%d of 64 concurrent lookups of a newly rotated key failed", n)
 	}
 }
