@@ -225,15 +225,16 @@ const graphNS = "microsoft.graph."
 // rest reports the first member nobody took (in name order, so the message
 // is the same on every run): a property the type lacks, or a read-only one.
 func (o object) rest(typeName string) error {
-	for _, name := range slices.Sorted(maps.Keys(o.m)) {
-		if strings.HasPrefix(name, "@") {
-			return graph.Errorf(graph.KindInvalid, "The annotation '%s%s' is not supported in this request body.", o.path, name)
-		}
-		return graph.Errorf(graph.KindInvalid,
-			"Property '%s%s' does not exist on type 'microsoft.graph.%s'. Make sure to only use property names that are defined by the type.",
-			o.path, name, typeName)
+	if len(o.m) == 0 {
+		return nil
 	}
-	return nil
+	name := slices.Min(slices.Collect(maps.Keys(o.m)))
+	if strings.HasPrefix(name, "@") {
+		return graph.Errorf(graph.KindInvalid, "The annotation '%s%s' is not supported in this request body.", o.path, name)
+	}
+	return graph.Errorf(graph.KindInvalid,
+		"Property '%s%s' does not exist on type 'microsoft.graph.%s'. Make sure to only use property names that are defined by the type.",
+		o.path, name, typeName)
 }
 
 // readOnly reports a read-only property sent by the client.
