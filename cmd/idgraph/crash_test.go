@@ -461,7 +461,8 @@ type crashHarness struct {
 func (h *crashHarness) start(t *testing.T) *crashChild {
 	t.Helper()
 	c := &crashChild{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	c.cmd = exec.Command(h.bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", h.dir, "--log-level", "warn")
+	// Plain HTTP: this test is about durability, and TLS would only cost CPU.
+	c.cmd = exec.Command(h.bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", h.dir, "--log-level", "warn", "--plain-http")
 	c.cmd.Env = h.env
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	c.cmd.WaitDelay = 5 * time.Second

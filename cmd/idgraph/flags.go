@@ -34,6 +34,15 @@ func (f *flagSet) str(p *string, name, def, usage string) {
 	f.StringVar(p, name, def, usage+" ("+envName(name)+")")
 }
 
+func (f *flagSet) boolean(p *bool, name string, usage string) {
+	def := false
+	switch strings.ToLower(f.getenv(envName(name))) {
+	case "1", "true", "yes", "on":
+		def = true
+	}
+	f.BoolVar(p, name, def, usage+" ("+envName(name)+")")
+}
+
 func (f *flagSet) duration(p *time.Duration, name string, def time.Duration, usage string) {
 	if v := f.getenv(envName(name)); v != "" {
 		if d, err := time.ParseDuration(v); err == nil {

@@ -16,9 +16,13 @@ import (
 	"os"
 	"os/signal"
 	"syscall"
+	"time"
 )
 
 var version = "dev"
+
+// nowFunc is the clock of the commands.
+var nowFunc = time.Now
 
 func main() {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -37,6 +41,10 @@ Usage:
   idgraph serve   [flags]   start the server
   idgraph token   [flags]   mint an access token (app-only with --roles, delegated with --scp)
   idgraph tenant  create|list|role [flags]
+  idgraph app     create|list|secret [flags]   app registrations for the token endpoint
+  idgraph user    create|list [flags]          users for delegated tokens
+  idgraph keys    rotate|list [flags]          token signing keys
+  idgraph ca      [flags]                      print the local CA certificate's path
   idgraph version
 
 Run 'idgraph <command> -h' for a command's flags. Server configuration flags
@@ -60,6 +68,14 @@ func run(ctx context.Context, args []string, getenv func(string) string, stdout,
 		return runToken(ctx, args[1:], getenv, stdout, stderr)
 	case "tenant":
 		return runTenant(ctx, args[1:], getenv, stdout, stderr)
+	case "app":
+		return runApp(ctx, args[1:], getenv, stdout, stderr)
+	case "user":
+		return runUser(ctx, args[1:], getenv, stdout, stderr)
+	case "keys":
+		return runKeys(ctx, args[1:], getenv, stdout, stderr)
+	case "ca":
+		return runCA(ctx, args[1:], getenv, stdout, stderr)
 	case "version":
 		fmt.Fprintln(stdout, "idgraph", version)
 		return nil

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"crypto/rand"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -57,7 +59,36 @@ type server struct {
 	ended  bool
 }
 
-var servingRE = regexp.MustCompile(`serving Microsoft Graph at (http://\S+)`)
+var (
+	servingRE = regexp.MustCompile(`serving Microsoft Graph at (https?://\S+)`)
+	caRE      = regexp.MustCompile(`CA certificate: (\S+)`)
+)
+
+// testRoots trusts the local CA of every server the tests started, so test
+// clients verify the servers' certificates as real clients do.
+var (
+	testRootsMu sync.Mutex
+	testRoots   = x509.NewCertPool()
+)
+
+func trustCA(t *testing.T, path string) {
+	t.Helper()
+	pem, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read the printed CA certificate: %v", err)
+	}
+	testRootsMu.Lock()
+	defer testRootsMu.Unlock()
+	if !testRoots.AppendCertsFromPEM(pem) {
+		t.Fatalf("%s holds no certificate", path)
+	}
+}
+
+func testClient() *http.Client {
+	testRootsMu.Lock()
+	defer testRootsMu.Unlock()
+	return &http.Client{Timeout: waitTimeout, Transport: &http.Transport{TLSClientConfig: &tls.Config{RootCAs: testRoots.Clone()}}}
+}
 
 // startServe runs `idgraph serve args...` and waits until it prints where it
 // serves. It fails the test if serve ends first or takes too long.
@@ -71,8 +102,15 @@ func startServe(t *testing.T, args []string, env map[string]string) *server {
 	for {
 		if m := servingRE.FindStringSubmatch(s.stdout.String()); m != nil {
 			s.base = m[1]
-			if !strings.HasPrefix(s.base, "http://127.0.0.1:") {
+			if !strings.HasPrefix(s.base, "https://127.0.0.1:") && !strings.HasPrefix(s.base, "http://127.0.0.1:") {
 				t.Fatalf("serving at %s, want a loopback address", s.base)
+			}
+			if strings.HasPrefix(s.base, "https://") {
+				ca := caRE.FindStringSubmatch(s.stdout.String())
+				if ca == nil {
+					t.Fatalf("HTTPS without a printed CA certificate:\n%s", s.stdout)
+				}
+				trustCA(t, ca[1])
 			}
 			return s
 		}
@@ -154,7 +192,7 @@ func call(t *testing.T, method, url, token, body string) httpResult {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+token)
-	res, err := (&http.Client{Timeout: waitTimeout}).Do(req)
+	res, err := testClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, url, err)
 	}

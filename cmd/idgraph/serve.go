@@ -2,18 +2,22 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
 	"net"
 	"net/http"
+	"path/filepath"
 	"strconv"
 	"time"
 
+	"github.com/idgraph/idgraph/internal/authority"
 	"github.com/idgraph/idgraph/internal/config"
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/httpapi"
+	"github.com/idgraph/idgraph/internal/tlsca"
 )
 
 func runServe(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
@@ -23,6 +27,11 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.str(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port")
 	f.str(&c.Profile, "profile", c.Profile, "compatibility profile: classic or current")
 	f.str(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	f.boolean(&c.PlainHTTP, "plain-http", "serve plain HTTP instead of HTTPS (the official SDKs need HTTPS)")
+	f.str(&c.TLSCert, "tls-cert", "", "server certificate (PEM); default: one signed by the local CA in the data directory")
+	f.str(&c.TLSKey, "tls-key", "", "server certificate key (PEM)")
+	f.str(&c.TLSSANs, "tls-san", "", "extra names for the generated certificate, comma-separated")
+	f.str(&c.Seed, "seed", "", "JSON file of tenants, apps, users and trusted issuers to apply at start")
 	if err := f.parse(args); err != nil {
 		return err
 	}
@@ -40,14 +49,39 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	defer d.store.Close()
 	profile, _ := graph.ParseProfile(c.Profile)
 
+	var tlsConfig *tls.Config
+	var caFile string
+	var caPEM []byte
+	switch {
+	case c.PlainHTTP:
+	case c.TLSCert != "":
+		if tlsConfig, err = tlsca.Config(c.TLSCert, c.TLSKey); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+	default:
+		files, err := tlsca.Ensure(filepath.Join(c.DataDir, "tls"), splitList(c.TLSSANs), time.Now())
+		if err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		if tlsConfig, err = tlsca.Config(files.Cert, files.Key); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		if caPEM, err = tlsca.PEM(files.CA); err != nil {
+			return fmt.Errorf("tls: %w", err)
+		}
+		caFile = files.CA
+	}
+
 	ln, err := net.Listen("tcp", c.Addr)
 	if err != nil {
 		return err
 	}
 	api := httpapi.New(httpapi.Options{Store: d.store, Directory: d.dir, Keys: d.keys, Profile: profile,
 		GraphRoot: c.GraphRoot, Logger: log})
+	issuer := &authority.Handler{Dir: d.dir, Log: log, NotFound: api}
 	srv := &http.Server{
-		Handler:           api,
+		Handler:           httpapi.Root(api, issuer, caPEM),
+		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
 		WriteTimeout:      30 * time.Second,
@@ -55,16 +89,31 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		MaxHeaderBytes:    64 << 10,
 		ErrorLog:          slog.NewLogLogger(log.Handler(), slog.LevelWarn),
 	}
-	base := "http://" + displayAddr(ln.Addr().(*net.TCPAddr))
+	scheme := "https"
+	if tlsConfig == nil {
+		scheme = "http"
+	}
+	base := scheme + "://" + displayAddr(ln.Addr().(*net.TCPAddr))
 	log.Info("starting", "config", c.String(), "journal_mode", "wal", "synchronous", "FULL")
 	fmt.Fprintf(stdout, "idgraph serving Microsoft Graph at %s (profile %s)\n", base, profile)
 	fmt.Fprintf(stdout, "  data directory: %s\n", c.DataDir)
 	fmt.Fprintf(stdout, "  default tenant: %s (kind %s)\n", d.tenant.ID, d.tenant.Kind)
-	fmt.Fprintf(stdout, "  get a token:    TOKEN=$(go run ./cmd/idgraph token --data-dir %q --issuer %s --roles IdentityProvider.ReadWrite.All,APIConnectors.ReadWrite.All)\n", c.DataDir, base)
-	fmt.Fprintf(stdout, "  then:           curl -H \"Authorization: Bearer $TOKEN\" %s/v1.0/identityProviders\n", base)
+	fmt.Fprintf(stdout, "  authority:      %s/%s (token endpoint %s/%s/oauth2/v2.0/token)\n", base, d.tenant.ID, base, d.tenant.ID)
+	if caFile != "" {
+		fmt.Fprintf(stdout, "  CA certificate: %s (also at %s/_idgraph/ca.pem)\n", caFile, base)
+		fmt.Fprintf(stdout, "  trust it:       Go: SSL_CERT_FILE=%q  Node: NODE_EXTRA_CA_CERTS=%q  curl: --cacert %q\n", caFile, caFile, caFile)
+	}
+	fmt.Fprintf(stdout, "  register an app: go run ./cmd/idgraph app create --name my-app --roles IdentityProvider.ReadWrite.All,APIConnectors.ReadWrite.All\n")
+	fmt.Fprintf(stdout, "  or mint a token: go run ./cmd/idgraph token --issuer %s --roles IdentityProvider.ReadWrite.All,APIConnectors.ReadWrite.All\n", base)
 
 	errc := make(chan error, 1)
-	go func() { errc <- srv.Serve(ln) }()
+	go func() {
+		if tlsConfig != nil {
+			errc <- srv.ServeTLS(ln, "", "")
+		} else {
+			errc <- srv.Serve(ln)
+		}
+	}()
 	select {
 	case err := <-errc:
 		return err

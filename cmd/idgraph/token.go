@@ -25,7 +25,7 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	f.StringVar(&o.ObjectID, "oid", "", "object id of the caller; random when empty")
 	f.StringVar(&o.AppID, "appid", "", "client application id")
 	f.StringVar(&o.Audience, "aud", "https://graph.microsoft.com", "audience")
-	f.str(&o.Issuer, "issuer", "http://"+config.DefaultAddr, "authority origin the token names as issuer")
+	f.str(&o.Issuer, "issuer", "https://"+config.DefaultAddr, "authority origin the token names as issuer")
 	f.duration(&o.TTL, "ttl", time.Hour, "token lifetime")
 	if err := f.parse(args); err != nil {
 		return err

@@ -27,6 +27,18 @@ type Config struct {
 	SecretKey string
 	LogLevel  string // debug, info, warn, error
 	GraphRoot string // the Graph host named in @odata.context
+
+	// PlainHTTP serves without TLS. HTTPS is the default because the
+	// official clients refuse an http authority.
+	PlainHTTP bool
+	// TLSCert and TLSKey bring your own server certificate; when empty, a
+	// local CA and a certificate it signs are kept in the data directory.
+	TLSCert, TLSKey string
+	// TLSSANs are extra names (hosts or IPs) for the generated certificate.
+	TLSSANs string
+	// Seed is a JSON file of directory data (tenants, apps, users) and
+	// trusted issuers applied at start.
+	Seed string
 }
 
 // Default returns the configuration used when nothing is set.
@@ -67,6 +79,12 @@ func (c Config) Validate() error {
 	}
 	if _, err := graph.ParseProfile(c.Profile); err != nil {
 		errs = append(errs, err)
+	}
+	if (c.TLSCert == "") != (c.TLSKey == "") {
+		errs = append(errs, errors.New("--tls-cert and --tls-key go together"))
+	}
+	if c.PlainHTTP && c.TLSCert != "" {
+		errs = append(errs, errors.New("--plain-http and --tls-cert exclude each other"))
 	}
 	switch c.LogLevel {
 	case "debug", "info", "warn", "error":

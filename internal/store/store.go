@@ -19,6 +19,8 @@ const (
 	Meta              Collection = "meta"             // tenant "": server-wide facts (the secret-key check)
 	APIConnectors     Collection = "apiConnector"     // per tenant
 	IdentityProviders Collection = "identityProvider" // per tenant
+	Apps              Collection = "app"              // per tenant, id = client id
+	Users             Collection = "user"             // per tenant, id = userPrincipalName
 )
 
 // Global is the tenant id of server-wide records.

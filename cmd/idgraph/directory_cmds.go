@@ -1,0 +1,181 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"path/filepath"
+
+	"github.com/idgraph/idgraph/internal/config"
+	"github.com/idgraph/idgraph/internal/directory"
+	"github.com/idgraph/idgraph/internal/tlsca"
+)
+
+// runApp manages app registrations: the clients that get tokens from the
+// built-in authority.
+func runApp(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("app: want create, list or secret")
+	}
+	c := config.Default()
+	f := newFlagSet("app "+args[0], getenv, stderr)
+	commonFlags(f, &c)
+	var tenant, clientID, name, roles, scopes string
+	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
+	switch args[0] {
+	case "create":
+		f.StringVar(&name, "name", "", "display name (required)")
+		f.StringVar(&clientID, "client-id", "", "client id (a GUID); random when empty")
+		f.StringVar(&roles, "roles", "", "granted application permissions, comma-separated")
+		f.StringVar(&scopes, "scopes", "", "granted delegated permissions, comma-separated (for user tokens)")
+	case "list":
+	case "secret":
+		f.StringVar(&clientID, "client-id", "", "the app's client id (required)")
+	default:
+		return fmt.Errorf("app: unknown subcommand %q", args[0])
+	}
+	if err := f.parse(args[1:]); err != nil {
+		return err
+	}
+	d, err := openData(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer d.store.Close()
+	if tenant == "" {
+		tenant = d.tenant.ID
+	}
+	enc := json.NewEncoder(stdout)
+	switch args[0] {
+	case "create":
+		a, secret, err := d.dir.CreateApp(ctx, tenant, directory.AppSpec{ClientID: clientID, DisplayName: name,
+			Roles: splitList(roles), Scopes: splitList(scopes)})
+		if err != nil {
+			return err
+		}
+		return enc.Encode(map[string]any{"tenantId": tenant, "clientId": a.ClientID, "clientSecret": secret,
+			"roles": a.Roles, "scopes": a.Scopes})
+	case "list":
+		apps, err := d.dir.Apps(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		for _, a := range apps {
+			fmt.Fprintf(stdout, "%s\t%s\troles=%v\tscopes=%v\tsecrets=%d\n", a.ClientID, a.DisplayName, a.Roles, a.Scopes, len(a.Secrets))
+		}
+	case "secret":
+		secret, err := d.dir.AddAppSecret(ctx, tenant, clientID, "")
+		if err != nil {
+			return err
+		}
+		return enc.Encode(map[string]any{"tenantId": tenant, "clientId": clientID, "clientSecret": secret})
+	}
+	return nil
+}
+
+// runUser manages users, for delegated (user) tokens.
+func runUser(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return errors.New("user: want create or list")
+	}
+	c := config.Default()
+	f := newFlagSet("user "+args[0], getenv, stderr)
+	commonFlags(f, &c)
+	var tenant, upn, password, roles string
+	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
+	switch args[0] {
+	case "create":
+		f.StringVar(&upn, "username", "", "userPrincipalName, e.g. admin@contoso.test (required)")
+		f.StringVar(&password, "password", "", "password, at least 8 characters (required)")
+		f.StringVar(&roles, "roles", "", "directory role template ids or custom role ids, comma-separated")
+	case "list":
+	default:
+		return fmt.Errorf("user: unknown subcommand %q", args[0])
+	}
+	if err := f.parse(args[1:]); err != nil {
+		return err
+	}
+	d, err := openData(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer d.store.Close()
+	if tenant == "" {
+		tenant = d.tenant.ID
+	}
+	switch args[0] {
+	case "create":
+		u, err := d.dir.CreateUser(ctx, tenant, directory.UserSpec{UserPrincipalName: upn, Password: password, DirectoryRoles: splitList(roles)})
+		if err != nil {
+			return err
+		}
+		return json.NewEncoder(stdout).Encode(map[string]any{"tenantId": tenant, "userId": u.ID,
+			"username": u.UserPrincipalName, "roles": u.DirectoryRoles})
+	case "list":
+		users, err := d.dir.Users(ctx, tenant)
+		if err != nil {
+			return err
+		}
+		for _, u := range users {
+			fmt.Fprintf(stdout, "%s\t%s\troles=%v\n", u.ID, u.UserPrincipalName, u.DirectoryRoles)
+		}
+	}
+	return nil
+}
+
+// runKeys manages the token signing keys.
+func runKeys(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
+		return errors.New("keys: want rotate or list")
+	}
+	c := config.Default()
+	f := newFlagSet("keys "+args[0], getenv, stderr)
+	commonFlags(f, &c)
+	if err := f.parse(args[1:]); err != nil {
+		return err
+	}
+	d, err := openData(ctx, c)
+	if err != nil {
+		return err
+	}
+	defer d.store.Close()
+	if args[0] == "rotate" {
+		k, err := d.dir.RotateKey(ctx)
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(stdout, "new signing key %s; older keys keep verifying the tokens they signed\n", k.ID)
+		return nil
+	}
+	ks, err := d.dir.SigningKeys(ctx)
+	if err != nil {
+		return err
+	}
+	for i, k := range ks {
+		state := ""
+		if i == len(ks)-1 {
+			state = "\tsigning"
+		}
+		fmt.Fprintf(stdout, "%s\t%s%s\n", k.ID, k.Created.Format("2006-01-02T15:04:05Z"), state)
+	}
+	return nil
+}
+
+// runCA prints the path of the local CA certificate (creating it if needed),
+// for SSL_CERT_FILE, NODE_EXTRA_CA_CERTS or curl --cacert.
+func runCA(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
+	c := config.Default()
+	f := newFlagSet("ca", getenv, stderr)
+	commonFlags(f, &c)
+	if err := f.parse(args); err != nil {
+		return err
+	}
+	files, err := tlsca.Ensure(filepath.Join(c.DataDir, "tls"), nil, nowFunc())
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, files.CA)
+	return nil
+}
