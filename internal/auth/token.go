@@ -55,11 +55,18 @@ type SigningKey struct {
 // KeyFunc returns the public key for a kid, or an error if it is unknown.
 type KeyFunc func(ctx context.Context, kid string) (*rsa.PublicKey, error)
 
-// Verifier checks bearer tokens.
+// Verifier checks bearer tokens. Tokens of the built-in authority are
+// verified with Keys; tokens whose iss is a trusted external issuer's, with
+// that issuer's keys only. Verified tokens are cached until they expire.
 type Verifier struct {
 	Keys      KeyFunc
 	Audiences []string         // accepted aud values besides DefaultAudiences
 	Now       func() time.Time // time.Now when nil
+	Issuers   []*ExternalIssuer
+	// NoCache turns the verified-token cache off (for tests of the checks).
+	NoCache bool
+
+	cache tokenCache
 }
 
 // Unauthenticated errors. Their messages are what the caller sees; the cause
@@ -83,6 +90,15 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	if err := checkCompact(raw); err != nil {
 		return graph.Principal{}, unauthenticated(msgInvalid, err)
 	}
+	now := time.Now
+	if v.Now != nil {
+		now = v.Now
+	}
+	if !v.NoCache {
+		if p, ok := v.cache.get(raw, now()); ok {
+			return p, nil
+		}
+	}
 	tok, err := jwt.ParseSigned(raw, []jose.SignatureAlgorithm{jose.RS256})
 	if err != nil {
 		return graph.Principal{}, unauthenticated(msgInvalid, err)
@@ -90,7 +106,22 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	if len(tok.Headers) != 1 || tok.Headers[0].KeyID == "" {
 		return graph.Principal{}, unauthenticated(msgInvalid, errors.New("no kid"))
 	}
-	pub, err := v.Keys(ctx, tok.Headers[0].KeyID)
+	// The unverified iss and tid only choose whose keys may verify the
+	// token; every claim is checked again after the signature.
+	var unverified Claims
+	var unverifiedStd jwt.Claims
+	if err := tok.UnsafeClaimsWithoutVerification(&unverifiedStd, &unverified); err != nil {
+		return graph.Principal{}, unauthenticated(msgInvalid, err)
+	}
+	keys, issuerOK, extraAuds := v.Keys, issuerMatches, []string(nil)
+	for _, e := range v.Issuers {
+		if e.Matches(unverifiedStd.Issuer, unverified.TenantID) {
+			keys, extraAuds = e.Key, e.Audiences
+			issuerOK = func(iss, tid string) bool { return e.Matches(iss, tid) }
+			break
+		}
+	}
+	pub, err := keys(ctx, tok.Headers[0].KeyID)
 	if err != nil {
 		return graph.Principal{}, unauthenticated(msgInvalid, fmt.Errorf("kid %q: %w", tok.Headers[0].KeyID, err))
 	}
@@ -98,10 +129,6 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	var c Claims
 	if err := tok.Claims(pub, &std, &c); err != nil {
 		return graph.Principal{}, unauthenticated(msgInvalid, err)
-	}
-	now := time.Now
-	if v.Now != nil {
-		now = v.Now
 	}
 	if std.Expiry == nil {
 		return graph.Principal{}, unauthenticated(msgInvalid, errors.New("no exp"))
@@ -112,14 +139,16 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 		}
 		return graph.Principal{}, unauthenticated(msgInvalid, err)
 	}
-	accepted := func(a string) bool { return slices.Contains(DefaultAudiences, a) || slices.Contains(v.Audiences, a) }
+	accepted := func(a string) bool {
+		return slices.Contains(DefaultAudiences, a) || slices.Contains(v.Audiences, a) || slices.Contains(extraAuds, a)
+	}
 	if !slices.ContainsFunc(std.Audience, accepted) {
 		return graph.Principal{}, unauthenticated(msgInvalid, fmt.Errorf("audience %v", std.Audience))
 	}
 	if !graph.IsGUID(c.TenantID) {
 		return graph.Principal{}, unauthenticated(msgInvalid, errors.New("tid is not a GUID"))
 	}
-	if !issuerMatches(std.Issuer, c.TenantID) {
+	if !issuerOK(std.Issuer, c.TenantID) {
 		return graph.Principal{}, unauthenticated(msgInvalid, fmt.Errorf("issuer %q for tenant %s", std.Issuer, c.TenantID))
 	}
 	p := graph.Principal{
@@ -139,6 +168,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	} else if c.Roles == nil && c.IDType != "app" {
 		// Neither an app token nor a user token: an ID token or worse.
 		return graph.Principal{}, unauthenticated(msgInvalid, errors.New("token carries neither scp nor roles"))
+	}
+	if !v.NoCache {
+		v.cache.put(raw, p, std.Expiry.Time(), now())
 	}
 	return p, nil
 }

@@ -1,0 +1,194 @@
+package auth
+
+import (
+	"context"
+	"crypto/rsa"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/go-jose/go-jose/v4"
+)
+
+// ExternalIssuer is another token issuer the server trusts, with its own
+// keys and audiences. Its keys are read from a JWKS URL or file; an unknown
+// kid re-reads them at most once per RefreshInterval, and a failed read keeps
+// the last good keys.
+type ExternalIssuer struct {
+	// Issuer is the exact iss value; "{tenantid}" in it stands for the
+	// token's tid, as in Entra's multi-tenant issuer template.
+	Issuer    string
+	JWKSURL   string       // https URL of the issuer's keys
+	JWKSFile  string       // or a local file with them
+	Audiences []string     // accepted besides Graph's own
+	Client    *http.Client // for JWKSURL; a 5-second client when nil
+	Now       func() time.Time
+
+	mu        sync.Mutex
+	fetchMu   sync.Mutex
+	keys      map[string]*rsa.PublicKey
+	lastFetch time.Time
+	fetches   int
+}
+
+// RefreshInterval is the least time between two reads of an issuer's keys
+// caused by unknown kids.
+const RefreshInterval = 5 * time.Minute
+
+// maxJWKSSize bounds a fetched key set.
+const maxJWKSSize = 256 << 10
+
+// Matches reports whether iss is this issuer's, for a token of tenant tid.
+func (e *ExternalIssuer) Matches(iss, tid string) bool {
+	want := e.Issuer
+	if strings.Contains(want, "{tenantid}") {
+		if tid == "" {
+			return false
+		}
+		want = strings.ReplaceAll(want, "{tenantid}", tid)
+	}
+	return iss == want
+}
+
+func (e *ExternalIssuer) now() time.Time {
+	if e.Now != nil {
+		return e.Now()
+	}
+	return time.Now()
+}
+
+// Key returns the issuer's key for kid.
+func (e *ExternalIssuer) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
+	if k, ok := e.cached(kid); ok {
+		return k, nil
+	}
+	e.fetchMu.Lock()
+	defer e.fetchMu.Unlock()
+	if k, ok := e.cached(kid); ok {
+		return k, nil
+	}
+	e.mu.Lock()
+	due := e.fetches == 0 || e.now().Sub(e.lastFetch) >= RefreshInterval
+	e.mu.Unlock()
+	if due {
+		if err := e.Refresh(ctx); err != nil && e.known() == 0 {
+			return nil, err
+		}
+	}
+	if k, ok := e.cached(kid); ok {
+		return k, nil
+	}
+	return nil, errors.New("unknown kid for this issuer")
+}
+
+func (e *ExternalIssuer) cached(kid string) (*rsa.PublicKey, bool) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	k, ok := e.keys[kid]
+	return k, ok
+}
+
+func (e *ExternalIssuer) known() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.keys)
+}
+
+// Fetches returns how many times the keys were read.
+func (e *ExternalIssuer) Fetches() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.fetches
+}
+
+// Refresh reads the issuer's keys now. On failure the last good keys stay.
+func (e *ExternalIssuer) Refresh(ctx context.Context) error {
+	e.mu.Lock()
+	e.lastFetch = e.now()
+	e.fetches++
+	e.mu.Unlock()
+	data, err := e.read(ctx)
+	if err != nil {
+		return fmt.Errorf("issuer %s: read keys: %w", e.Issuer, err)
+	}
+	keys, err := parseJWKS(data)
+	if err != nil {
+		return fmt.Errorf("issuer %s: %w", e.Issuer, err)
+	}
+	e.mu.Lock()
+	e.keys = keys
+	e.mu.Unlock()
+	return nil
+}
+
+func (e *ExternalIssuer) read(ctx context.Context) ([]byte, error) {
+	if e.JWKSFile != "" {
+		f, err := os.Open(e.JWKSFile)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		return readLimited(f)
+	}
+	client := e.Client
+	if client == nil {
+		client = &http.Client{Timeout: 5 * time.Second,
+			CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, e.JWKSURL, nil)
+	if err != nil {
+		return nil, err
+	}
+	res, err := client.Do(req)
+	if err != nil {
+		return nil, err
+	}
+	defer res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		return nil, fmt.Errorf("GET %s: %s", e.JWKSURL, res.Status)
+	}
+	return readLimited(res.Body)
+}
+
+func readLimited(r io.Reader) ([]byte, error) {
+	data, err := io.ReadAll(io.LimitReader(r, maxJWKSSize+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(data) > maxJWKSSize {
+		return nil, fmt.Errorf("key set larger than %d bytes", maxJWKSSize)
+	}
+	return data, nil
+}
+
+// parseJWKS keeps the RSA signing keys of at least 2048 bits that have a kid.
+func parseJWKS(data []byte) (map[string]*rsa.PublicKey, error) {
+	var set struct {
+		Keys []json.RawMessage `json:"keys"`
+	}
+	if err := json.Unmarshal(data, &set); err != nil {
+		return nil, fmt.Errorf("key set is not JSON: %w", err)
+	}
+	keys := map[string]*rsa.PublicKey{}
+	for _, raw := range set.Keys {
+		var k jose.JSONWebKey
+		if err := k.UnmarshalJSON(raw); err != nil {
+			continue // a key type we do not use
+		}
+		pub, ok := k.Key.(*rsa.PublicKey)
+		if !ok || k.KeyID == "" || (k.Use != "" && k.Use != "sig") || pub.N.BitLen() < 2048 {
+			continue
+		}
+		keys[k.KeyID] = pub
+	}
+	if len(keys) == 0 {
+		return nil, errors.New("key set holds no usable RSA signing key")
+	}
+	return keys, nil
+}
