@@ -13,8 +13,10 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/idgraph/idgraph/internal/auth"
 	"github.com/idgraph/idgraph/internal/authority"
 	"github.com/idgraph/idgraph/internal/config"
+	"github.com/idgraph/idgraph/internal/directory"
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/httpapi"
 	"github.com/idgraph/idgraph/internal/tlsca"
@@ -48,6 +50,24 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer d.store.Close()
 	profile, _ := graph.ParseProfile(c.Profile)
+	verifier := &auth.Verifier{Keys: d.dir.PublicKey}
+	if c.Seed != "" {
+		seed, err := directory.LoadSeed(c.Seed)
+		if err != nil {
+			return err
+		}
+		if err := d.dir.ApplySeed(ctx, seed); err != nil {
+			return err
+		}
+		for _, ti := range seed.TrustedIssuers {
+			ext := &auth.ExternalIssuer{Issuer: ti.Issuer, JWKSURL: ti.JWKSURI, JWKSFile: ti.JWKSFile, Audiences: ti.Audiences}
+			if err := ext.Refresh(ctx); err != nil {
+				log.Warn("trusted issuer keys not loaded yet; retried on first use", "issuer", ti.Issuer, "error", err.Error())
+			}
+			verifier.Issuers = append(verifier.Issuers, ext)
+		}
+		log.Info("seed applied", "file", c.Seed, "tenants", len(seed.Tenants), "trusted_issuers", len(seed.TrustedIssuers))
+	}
 
 	var tlsConfig *tls.Config
 	var caFile string
@@ -77,7 +97,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	api := httpapi.New(httpapi.Options{Store: d.store, Directory: d.dir, Keys: d.keys, Profile: profile,
-		GraphRoot: c.GraphRoot, Logger: log})
+		GraphRoot: c.GraphRoot, Logger: log, Verifier: verifier})
 	issuer := &authority.Handler{Dir: d.dir, Log: log, NotFound: api}
 	srv := &http.Server{
 		Handler:           httpapi.Root(api, issuer, caPEM),

@@ -1,0 +1,99 @@
+package directory
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/idgraph/idgraph/internal/graph"
+)
+
+const seedJSON = `{
+  "tenants": [
+    {"apps": [{"clientId": "11111111-1111-1111-1111-111111111111", "displayName": "ci",
+               "clientSecret": "default-tenant-secret-123", "roles": ["IdentityProvider.ReadWrite.All"]}]},
+    {"id": "2F3C9E2A-7D1B-4C55-9B1E-0A1B2C3D4E5F", "displayName": "Contoso External", "kind": "external", "profile": "current",
+     "customRoles": [{"id": "33333333-3333-3333-3333-333333333333", "displayName": "IdP admins",
+                      "permissions": ["microsoft.directory/identityProviders/allProperties/allTasks"]}],
+     "apps": [{"clientId": "44444444-4444-4444-4444-444444444444", "displayName": "tool",
+               "clientSecret": "external-tenant-secret-456", "roles": ["APIConnectors.ReadWrite.All"],
+               "scopes": ["IdentityProvider.ReadWrite.All"]}],
+     "users": [{"userPrincipalName": "Admin@contoso.test", "password": "correct horse", "roles": ["62E90394-69F5-4237-9190-012177145E10"]}]}
+  ],
+  "trustedIssuers": [{"issuer": "https://issuer.test/{tenantid}/v2.0", "jwksUri": "https://issuer.test/keys", "audiences": ["api://x"]}]
+}`
+
+func writeSeed(t *testing.T, body string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), "seed.json")
+	if err := os.WriteFile(p, []byte(body), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func TestApplySeed(t *testing.T) {
+	d, _, _ := newDir(t)
+	def := bootstrap(t, d)
+	s, err := LoadSeed(writeSeed(t, seedJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.TrustedIssuers) != 1 || s.TrustedIssuers[0].Audiences[0] != "api://x" {
+		t.Errorf("trusted issuers = %+v", s.TrustedIssuers)
+	}
+	for round := range 2 { // applying again leaves the same directory
+		if err := d.ApplySeed(t.Context(), s); err != nil {
+			t.Fatalf("round %d: %v", round, err)
+		}
+		a, err := d.App(t.Context(), def.ID, "11111111-1111-1111-1111-111111111111")
+		if err != nil || !CheckAppSecret(a, "default-tenant-secret-123") || len(a.Secrets) != 1 {
+			t.Fatalf("round %d: default-tenant app = %+v, %v", round, a, err)
+		}
+		ext, err := d.Tenant(t.Context(), "2f3c9e2a-7d1b-4c55-9b1e-0a1b2c3d4e5f")
+		if err != nil || ext.Kind != graph.TenantExternal || ext.Profile != graph.ProfileCurrent || len(ext.CustomRoles) != 1 {
+			t.Fatalf("round %d: seeded tenant = %+v, %v", round, ext, err)
+		}
+		u, err := d.User(t.Context(), ext.ID, "admin@CONTOSO.test")
+		if err != nil || !CheckPassword(u, "correct horse") || u.DirectoryRoles[0] != "62e90394-69f5-4237-9190-012177145e10" {
+			t.Fatalf("round %d: seeded user = %+v, %v", round, u, err)
+		}
+		if ts, _ := d.Tenants(t.Context()); len(ts) != 2 {
+			t.Fatalf("round %d: %d tenants, want 2", round, len(ts))
+		}
+	}
+	// A changed seed updates what exists: roles, and a new secret is added.
+	changed := strings.ReplaceAll(seedJSON, `"roles": ["APIConnectors.ReadWrite.All"]`, `"roles": []`)
+	changed = strings.ReplaceAll(changed, "external-tenant-secret-456", "rotated-secret-value-789")
+	changed = strings.ReplaceAll(changed, "correct horse", "battery staple")
+	s2, err := LoadSeed(writeSeed(t, changed))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.ApplySeed(t.Context(), s2); err != nil {
+		t.Fatal(err)
+	}
+	a, _ := d.App(t.Context(), "2f3c9e2a-7d1b-4c55-9b1e-0a1b2c3d4e5f", "44444444-4444-4444-4444-444444444444")
+	if len(a.Roles) != 0 || !CheckAppSecret(a, "rotated-secret-value-789") || !CheckAppSecret(a, "external-tenant-secret-456") {
+		t.Errorf("updated app = roles %v, secrets %d", a.Roles, len(a.Secrets))
+	}
+	u, _ := d.User(t.Context(), "2f3c9e2a-7d1b-4c55-9b1e-0a1b2c3d4e5f", "admin@contoso.test")
+	if !CheckPassword(u, "battery staple") || CheckPassword(u, "correct horse") {
+		t.Error("seeded password was not changed")
+	}
+}
+
+func TestLoadSeedRejects(t *testing.T) {
+	for name, body := range map[string]string{
+		"unknown field":       `{"tenants": [{"kindd": "b2c"}]}`,
+		"not JSON":            `{`,
+		"issuer without keys": `{"trustedIssuers": [{"issuer": "https://x"}]}`,
+		"issuer with both":    `{"trustedIssuers": [{"issuer": "https://x", "jwksUri": "https://x/k", "jwksFile": "/k"}]}`,
+		"plain http jwks":     `{"trustedIssuers": [{"issuer": "https://x", "jwksUri": "http://example.test/k"}]}`,
+	} {
+		if _, err := LoadSeed(writeSeed(t, body)); err == nil {
+			t.Errorf("%s: LoadSeed accepted it", name)
+		}
+	}
+}
