@@ -23,6 +23,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	f := newFlagSet("app "+args[0], getenv, stderr)
 	commonFlags(f, &c)
 	var tenant, clientID, name, roles, scopes string
+	var asEnv bool
 	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
 	switch args[0] {
 	case "create":
@@ -30,6 +31,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 		f.StringVar(&clientID, "client-id", "", "client id (a GUID); random when empty")
 		f.StringVar(&roles, "roles", "", "granted application permissions, comma-separated")
 		f.StringVar(&scopes, "scopes", "", "granted delegated permissions, comma-separated (for user tokens)")
+		f.BoolVar(&asEnv, "env", false, "print shell exports of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET instead of JSON")
 	case "list":
 	case "secret":
 		f.StringVar(&clientID, "client-id", "", "the app's client id (required)")
@@ -53,6 +55,10 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 		a, secret, err := d.dir.CreateApp(ctx, tenant, directory.AppSpec{ClientID: clientID, DisplayName: name,
 			Roles: splitList(roles), Scopes: splitList(scopes)})
 		if err != nil {
+			return err
+		}
+		if asEnv {
+			_, err := fmt.Fprintf(stdout, "export AZURE_TENANT_ID=%s AZURE_CLIENT_ID=%s AZURE_CLIENT_SECRET=%s\n", tenant, a.ClientID, secret)
 			return err
 		}
 		return enc.Encode(map[string]any{"tenantId": tenant, "clientId": a.ClientID, "clientSecret": secret,
