@@ -155,6 +155,7 @@ func Issuer(origin, tenant string) string { return origin + "/" + tenant + "/v2.
 
 func (h *Handler) openIDConfiguration(w http.ResponseWriter, r *http.Request, origin, tenant string) {
 	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
 		h.aadError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts GET requests.")
 		return
 	}
@@ -215,6 +216,7 @@ func (h *Handler) instanceDiscovery(w http.ResponseWriter, r *http.Request, orig
 // token answers the token endpoint and returns the client id it served.
 func (h *Handler) token(w http.ResponseWriter, r *http.Request, origin, tenant string) string {
 	if r.Method != http.MethodPost {
+		w.Header().Set("Allow", "POST")
 		h.aadError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts POST requests.")
 		return ""
 	}
@@ -283,8 +285,13 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, origin, tenant s
 				fmt.Sprintf("The provided request must include a 'scope' input parameter granted to the application: %s.", form.Get("scope")))
 			return clientID
 		}
+		// An unknown user costs the same password check as a known one, so
+		// the answer's timing does not tell which users exist.
 		user, err := h.Dir.User(r.Context(), tenant, form.Get("username"))
-		if err != nil || !directory.CheckPassword(user, form.Get("password")) {
+		if err != nil {
+			user = directory.DecoyUser()
+		}
+		if !directory.CheckPassword(user, form.Get("password")) || err != nil {
 			h.aadError(w, http.StatusBadRequest, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.")
 			return clientID
 		}
@@ -338,7 +345,9 @@ func isOIDCScope(s string) bool {
 
 func isGraphDefault(s string) bool {
 	res, ok := strings.CutSuffix(s, "/.default")
-	return ok && slices.ContainsFunc(GraphResources, func(g string) bool { return strings.EqualFold(strings.TrimSuffix(g, "/"), strings.TrimSuffix(res, "/")) })
+	return ok && slices.ContainsFunc(GraphResources, func(g string) bool {
+		return strings.EqualFold(strings.TrimSuffix(g, "/"), strings.TrimSuffix(res, "/"))
+	})
 }
 
 // delegatedScopes resolves the scopes of a user token: .default means every

@@ -67,8 +67,9 @@ type env struct {
 	logs   *syncBuffer
 	caPEM  []byte
 
-	mu      sync.Mutex
-	secrets []string // every secret or password a request carried
+	mu        sync.Mutex
+	secrets   []string // every secret or password a request carried
+	authority int      // requests to authority paths
 }
 
 func newEnv(t *testing.T, useTLS bool) *env {
@@ -122,7 +123,7 @@ func (e *env) checkLogs() {
 	t := e.t
 	t.Helper()
 	logs := e.logs.String()
-	if !strings.Contains(logs, `"msg":"authority"`) {
+	if e.authority > 0 && !strings.Contains(logs, `"msg":"authority"`) {
 		t.Errorf("the authority logged nothing; the secret check below would be vacuous:\n%s", logs)
 	}
 	e.mu.Lock()
@@ -140,16 +141,20 @@ func (e *env) checkLogs() {
 func (e *env) sent(secrets ...string) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
-	e.secrets = append(e.secrets, secrets...)
+	for _, s := range secrets {
+		if s != "" {
+			e.secrets = append(e.secrets, s)
+		}
+	}
 }
 
 func (e *env) origin() string { return e.srv.URL }
 
-func (e *env) host() string { return strings.TrimPrefix(strings.TrimPrefix(e.srv.URL, "https://"), "http://") }
+func (e *env) host() string {
+	return strings.TrimPrefix(strings.TrimPrefix(e.srv.URL, "https://"), "http://")
+}
 
 func (e *env) port() string { return e.host()[strings.LastIndexByte(e.host(), ':')+1:] }
-
-func (e *env) scheme() string { return e.srv.URL[:strings.Index(e.srv.URL, "://")] }
 
 func (e *env) tokenPath() string { return "/" + e.tenant.ID + "/oauth2/v2.0/token" }
 
@@ -218,6 +223,11 @@ func (e *env) do(rq request) response {
 	req, err := http.NewRequest(rq.method, e.origin()+rq.path, body)
 	if err != nil {
 		e.t.Fatal(err)
+	}
+	if authority.Match(req.URL.Path) {
+		e.mu.Lock()
+		e.authority++
+		e.mu.Unlock()
 	}
 	if rq.form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")
@@ -592,7 +602,7 @@ func TestClientCredentials(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			c.rq.method, c.rq.path = "POST", e.tokenPath()+c.rq.path
-			e.sent(a.secret)
+			e.sent("wrong-secret-in-the-query")
 			checkAppToken(t, accessToken(t, e.do(c.rq)), e.origin())
 		})
 	}
@@ -600,6 +610,22 @@ func TestClientCredentials(t *testing.T) {
 	t.Run("issuer follows the Host header", func(t *testing.T) {
 		r := e.do(request{method: "POST", path: e.tokenPath(), host: "localhost:" + e.port(), form: ccForm(a, graphScope)})
 		checkAppToken(t, accessToken(t, r), "https://localhost:"+e.port())
+	})
+	t.Run("HTTP Basic with a secret that needs encoding", func(t *testing.T) {
+		// RFC 6749 §2.3.1: client id and secret are form-encoded before Base64.
+		b := e.newApp(directory.AppSpec{Roles: []string{permIDP}, Secret: "Q8~a+b/c=d:e%f&g h.secret"})
+		r := e.do(request{method: "POST", path: e.tokenPath(), basic: []string{b.ClientID, b.secret},
+			form: url.Values{"grant_type": {"client_credentials"}, "scope": {graphScope}}})
+		accessToken(t, r)
+		accessToken(t, e.token(ccForm(b, graphScope)))
+	})
+	t.Run("another tenant's endpoint does not know the app", func(t *testing.T) {
+		other, err := e.dir.CreateTenant(context.Background(), graph.Tenant{ID: uuid.NewString(), DisplayName: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r := e.do(request{method: "POST", path: "/" + other.ID + "/oauth2/v2.0/token", form: ccForm(a, graphScope)})
+		checkAADError(t, r, http.StatusBadRequest, "unauthorized_client", 700016)
 	})
 }
 
@@ -724,6 +750,18 @@ func TestPasswordGrant(t *testing.T) {
 		f := pwForm(a, upn, password, graphScope)
 		f.Set("client_secret", "not-the-app-secret-0123456789")
 		checkAADError(t, e.token(f), http.StatusUnauthorized, "invalid_client", 7000215)
+	})
+
+	t.Run("user of another tenant", func(t *testing.T) {
+		other, err := e.dir.CreateTenant(context.Background(), graph.Tenant{ID: uuid.NewString(), DisplayName: "other"})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := e.dir.CreateUser(context.Background(), other.ID, directory.UserSpec{UserPrincipalName: "elsewhere@other.example",
+			Password: password, DirectoryRoles: []string{roleGlobalAd}}); err != nil {
+			t.Fatal(err)
+		}
+		checkAADError(t, e.token(pwForm(a, "elsewhere@other.example", password, graphScope)), http.StatusBadRequest, "invalid_grant", 50126)
 	})
 
 	wrong := e.token(pwForm(a, upn, "wrong password 123", graphScope))

@@ -10,6 +10,7 @@ import (
 	"encoding/binary"
 	"slices"
 	"strings"
+	"sync"
 
 	"github.com/google/uuid"
 	"github.com/idgraph/idgraph/internal/graph"
@@ -179,6 +180,18 @@ func hashPassword(password string) ([]byte, error) {
 	out = append(out, salt...)
 	return append(out, key...), nil
 }
+
+// DecoyUser returns a user whose password hash no password matches; checking
+// against it costs what checking a real user costs. It is made on first use,
+// not at start.
+var DecoyUser = sync.OnceValue(func() graph.User {
+	h, err := hashPassword("\x00decoy")
+	if err != nil {
+		panic(err)
+	}
+	h[len(h)-1] ^= 0xff // no input derives this key
+	return graph.User{PasswordHash: h}
+})
 
 // CheckPassword reports whether password matches the user's.
 func CheckPassword(u graph.User, password string) bool {
