@@ -68,4 +68,3 @@ func (u *User) Validate() error {
 	}
 	return nil
 }
-
