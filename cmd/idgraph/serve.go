@@ -120,7 +120,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "  default tenant: %s (kind %s)\n", d.tenant.ID, d.tenant.Kind)
 	fmt.Fprintf(stdout, "  authority:      %s/%s (token endpoint %s/%s/oauth2/v2.0/token)\n", base, d.tenant.ID, base, d.tenant.ID)
 	if caFile != "" {
-		fmt.Fprintf(stdout, "  CA certificate: %s (also at %s/_idgraph/ca.pem)\n", caFile, base)
+		fmt.Fprintf(stdout, "  CA certificate: %s\n", caFile)
+		fmt.Fprintf(stdout, "  CA download:    %s/_idgraph/ca.pem\n", base)
 		fmt.Fprintf(stdout, "  trust it:       Go: SSL_CERT_FILE=%q  Node: NODE_EXTRA_CA_CERTS=%q  curl: --cacert %q\n", caFile, caFile, caFile)
 	}
 	fmt.Fprintf(stdout, "  register an app: go run ./cmd/idgraph app create --name my-app --roles IdentityProvider.ReadWrite.All,APIConnectors.ReadWrite.All\n")
