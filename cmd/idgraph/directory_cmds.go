@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 
 	"github.com/idgraph/idgraph/internal/config"
@@ -178,9 +179,14 @@ func runCA(ctx context.Context, args []string, getenv func(string) string, stdou
 	if err := f.parse(args); err != nil {
 		return err
 	}
-	files, err := tlsca.Ensure(filepath.Join(c.DataDir, "tls"), nil, nowFunc())
-	if err != nil {
-		return err
+	// An existing CA is only pointed at: re-issuing the server certificate
+	// here would drop names that serve was given with --tls-san.
+	dir := filepath.Join(c.DataDir, "tls")
+	files := tlsca.FilesIn(dir)
+	if _, err := os.Stat(files.CA); err != nil {
+		if files, err = tlsca.Ensure(dir, nil, nowFunc()); err != nil {
+			return err
+		}
 	}
 	fmt.Fprintln(stdout, files.CA)
 	return nil
