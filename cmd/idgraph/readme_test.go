@@ -76,3 +76,24 @@ func TestReadmeCurlWalkthrough(t *testing.T) {
 		}
 	}
 }
+
+// TestReadmeQuickstartsMatchTheirPrograms checks that the README shows the
+// quick-start programs exactly as the client test suites run them.
+func TestReadmeQuickstartsMatchTheirPrograms(t *testing.T) {
+	readme, err := os.ReadFile("../../README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for fence, path := range map[string]string{
+		"```go\n": "../../clients/go/quickstart/main.go",
+		"```js\n": "../../clients/js/quickstart.mjs",
+	} {
+		program, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(string(readme), fence+string(program)+"```") {
+			t.Errorf("README does not show %s exactly as it is (update the README's quick-start)", path)
+		}
+	}
+}
