@@ -9,7 +9,6 @@ import (
 	"os"
 	"path/filepath"
 
-	"github.com/idgraph/idgraph/internal/config"
 	"github.com/idgraph/idgraph/internal/directory"
 	"github.com/idgraph/idgraph/internal/tlsca"
 )
@@ -20,9 +19,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	if len(args) == 0 {
 		return errors.New("app: want create, list or secret")
 	}
-	c := config.Default()
-	f := newFlagSet("app "+args[0], getenv, stderr)
-	commonFlags(f, &c)
+	f := newDataCommand("app "+args[0], getenv, stderr)
 	var tenant, clientID, name, roles, scopes string
 	var asEnv bool
 	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
@@ -39,17 +36,12 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	default:
 		return fmt.Errorf("app: unknown subcommand %q", args[0])
 	}
-	if err := f.parse(args[1:]); err != nil {
-		return err
-	}
-	d, err := openData(ctx, c)
+	d, err := f.open(ctx, args[1:])
 	if err != nil {
 		return err
 	}
 	defer d.store.Close()
-	if tenant == "" {
-		tenant = d.tenant.ID
-	}
+	tenant = d.tenantOr(tenant)
 	enc := json.NewEncoder(stdout)
 	switch args[0] {
 	case "create":
@@ -87,9 +79,7 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	if len(args) == 0 {
 		return errors.New("user: want create or list")
 	}
-	c := config.Default()
-	f := newFlagSet("user "+args[0], getenv, stderr)
-	commonFlags(f, &c)
+	f := newDataCommand("user "+args[0], getenv, stderr)
 	var tenant, upn, password, roles string
 	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
 	switch args[0] {
@@ -101,17 +91,12 @@ func runUser(ctx context.Context, args []string, getenv func(string) string, std
 	default:
 		return fmt.Errorf("user: unknown subcommand %q", args[0])
 	}
-	if err := f.parse(args[1:]); err != nil {
-		return err
-	}
-	d, err := openData(ctx, c)
+	d, err := f.open(ctx, args[1:])
 	if err != nil {
 		return err
 	}
 	defer d.store.Close()
-	if tenant == "" {
-		tenant = d.tenant.ID
-	}
+	tenant = d.tenantOr(tenant)
 	switch args[0] {
 	case "create":
 		u, err := d.dir.CreateUser(ctx, tenant, directory.UserSpec{UserPrincipalName: upn, Password: password, DirectoryRoles: splitList(roles)})
@@ -137,13 +122,7 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 	if len(args) == 0 || (args[0] != "rotate" && args[0] != "list") {
 		return errors.New("keys: want rotate or list")
 	}
-	c := config.Default()
-	f := newFlagSet("keys "+args[0], getenv, stderr)
-	commonFlags(f, &c)
-	if err := f.parse(args[1:]); err != nil {
-		return err
-	}
-	d, err := openData(ctx, c)
+	d, err := newDataCommand("keys "+args[0], getenv, stderr).open(ctx, args[1:])
 	if err != nil {
 		return err
 	}
@@ -173,12 +152,11 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 // runCA prints the path of the local CA certificate (creating it if needed),
 // for SSL_CERT_FILE, NODE_EXTRA_CA_CERTS or curl --cacert.
 func runCA(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c := config.Default()
-	f := newFlagSet("ca", getenv, stderr)
-	commonFlags(f, &c)
+	f := newDataCommand("ca", getenv, stderr)
 	if err := f.parse(args); err != nil {
 		return err
 	}
+	c := f.cfg
 	// An existing CA is only pointed at: re-issuing the server certificate
 	// here would drop names that serve was given with --tls-san.
 	dir := filepath.Join(c.DataDir, "tls")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 
@@ -67,4 +68,33 @@ func openData(ctx context.Context, c config.Config) (*data, error) {
 		return nil, err
 	}
 	return d, nil
+}
+
+// dataCommand is a subcommand that works on the data directory: its flags
+// include --data-dir, and open parses them and opens the data.
+type dataCommand struct {
+	*flagSet
+	cfg config.Config
+}
+
+func newDataCommand(name string, getenv func(string) string, stderr io.Writer) *dataCommand {
+	dc := &dataCommand{flagSet: newFlagSet(name, getenv, stderr), cfg: config.Default()}
+	commonFlags(dc.flagSet, &dc.cfg)
+	return dc
+}
+
+// open parses args and opens the data directory; the caller closes d.store.
+func (dc *dataCommand) open(ctx context.Context, args []string) (*data, error) {
+	if err := dc.parse(args); err != nil {
+		return nil, err
+	}
+	return openData(ctx, dc.cfg)
+}
+
+// tenantOr returns id, or the default tenant when id is empty.
+func (d *data) tenantOr(id string) string {
+	if id == "" {
+		return d.tenant.ID
+	}
+	return id
 }

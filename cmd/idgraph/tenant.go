@@ -8,7 +8,6 @@ import (
 	"strings"
 
 	"github.com/google/uuid"
-	"github.com/idgraph/idgraph/internal/config"
 	"github.com/idgraph/idgraph/internal/graph"
 )
 
@@ -16,9 +15,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	if len(args) == 0 {
 		return errors.New("tenant: want create, list or role")
 	}
-	c := config.Default()
-	f := newFlagSet("tenant "+args[0], getenv, stderr)
-	commonFlags(f, &c)
+	f := newDataCommand("tenant "+args[0], getenv, stderr)
 	var t graph.Tenant
 	var kind, profile, tenantID, roleID, roleName, perms string
 	switch args[0] {
@@ -36,10 +33,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 	default:
 		return fmt.Errorf("tenant: unknown subcommand %q", args[0])
 	}
-	if err := f.parse(args[1:]); err != nil {
-		return err
-	}
-	d, err := openData(ctx, c)
+	d, err := f.open(ctx, args[1:])
 	if err != nil {
 		return err
 	}
@@ -74,9 +68,7 @@ func runTenant(ctx context.Context, args []string, getenv func(string) string, s
 			fmt.Fprintf(stdout, "%s\t%s\t%s%s\n", t.ID, t.Kind, t.DisplayName, def)
 		}
 	case "role":
-		if tenantID == "" {
-			tenantID = d.tenant.ID
-		}
+		tenantID = d.tenantOr(tenantID)
 		if roleID == "" {
 			roleID = uuid.NewString()
 		}

@@ -13,9 +13,7 @@ import (
 )
 
 func runToken(ctx context.Context, args []string, getenv func(string) string, stdout, stderr io.Writer) error {
-	c := config.Default()
-	f := newFlagSet("token", getenv, stderr)
-	commonFlags(f, &c)
+	f := newDataCommand("token", getenv, stderr)
 	var o directory.MintOptions
 	var roles, scp, wids string
 	f.StringVar(&o.Tenant, "tenant", "", "tenant id (tid); the default tenant when empty")
@@ -37,15 +35,12 @@ func runToken(ctx context.Context, args []string, getenv func(string) string, st
 	if len(o.WIDs) > 0 && len(o.Scopes) == 0 {
 		return fmt.Errorf("token: --wids are a user's directory roles and need --scp")
 	}
-	d, err := openData(ctx, c)
+	d, err := openData(ctx, f.cfg)
 	if err != nil {
 		return err
 	}
 	defer d.store.Close()
-	if o.Tenant == "" {
-		o.Tenant = d.tenant.ID
-	}
-	o.Tenant = strings.ToLower(o.Tenant)
+	o.Tenant = strings.ToLower(d.tenantOr(o.Tenant))
 	if o.Tenant != graph.MSATenantID {
 		if _, err := d.dir.Tenant(ctx, o.Tenant); err != nil {
 			return fmt.Errorf("tenant %s: %w", o.Tenant, err)
