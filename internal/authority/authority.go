@@ -14,11 +14,13 @@
 package authority
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"log/slog"
 	"net/http"
 	"net/url"
+	"runtime"
 	"slices"
 	"strings"
 	"time"
@@ -286,12 +288,21 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, origin, tenant s
 			return clientID
 		}
 		// An unknown user costs the same password check as a known one, so
-		// the answer's timing does not tell which users exist.
+		// the answer's timing does not tell which users exist. The checks are
+		// deliberately slow; at most a few run at once, so callers who know
+		// only a client id cannot occupy every CPU with them.
 		user, err := h.Dir.User(r.Context(), tenant, form.Get("username"))
 		if err != nil {
 			user = directory.DecoyUser()
 		}
-		if !directory.CheckPassword(user, form.Get("password")) || err != nil {
+		if !acquirePasswordCheck(r.Context()) {
+			w.Header().Set("Retry-After", "1")
+			h.aadError(w, http.StatusServiceUnavailable, "temporarily_unavailable", 0, "Too many sign-ins are being checked right now; retry the request.")
+			return clientID
+		}
+		passwordOK := directory.CheckPassword(user, form.Get("password"))
+		releasePasswordCheck()
+		if !passwordOK || err != nil {
 			h.aadError(w, http.StatusBadRequest, "invalid_grant", 50126, "Error validating credentials due to invalid username or password.")
 			return clientID
 		}
@@ -318,6 +329,25 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, origin, tenant s
 	writeJSON(w, http.StatusOK, map[string]any{"token_type": "Bearer", "expires_in": secs, "ext_expires_in": secs, "access_token": tok})
 	return clientID
 }
+
+// passwordChecks bounds the password hashes computed at once.
+var passwordChecks = make(chan struct{}, max(1, runtime.GOMAXPROCS(0)/2))
+
+// acquirePasswordCheck waits up to two seconds for a password-check slot.
+func acquirePasswordCheck(ctx context.Context) bool {
+	t := time.NewTimer(2 * time.Second)
+	defer t.Stop()
+	select {
+	case passwordChecks <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func releasePasswordCheck() { <-passwordChecks }
 
 // defaultScope reports whether scopes ask for Graph's .default (besides the
 // OIDC scopes MSAL adds).
