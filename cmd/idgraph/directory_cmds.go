@@ -21,7 +21,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	}
 	f := newDataCommand("app "+args[0], getenv, stderr)
 	var tenant, clientID, name, roles, scopes string
-	var asEnv bool
+	var asEnv, public bool
 	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
 	switch args[0] {
 	case "create":
@@ -29,6 +29,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 		f.StringVar(&clientID, "client-id", "", "client id (a GUID); random when empty")
 		f.StringVar(&roles, "roles", "", "granted application permissions, comma-separated")
 		f.StringVar(&scopes, "scopes", "", "granted delegated permissions, comma-separated (for user tokens)")
+		f.BoolVar(&public, "public-client", false, "allow the password grant without the client secret (as SDK username/password credentials send it)")
 		f.BoolVar(&asEnv, "env", false, "print shell exports of AZURE_TENANT_ID, AZURE_CLIENT_ID and AZURE_CLIENT_SECRET instead of JSON")
 	case "list":
 	case "secret":
@@ -46,7 +47,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	switch args[0] {
 	case "create":
 		a, secret, err := d.dir.CreateApp(ctx, tenant, directory.AppSpec{ClientID: clientID, DisplayName: name,
-			Roles: splitList(roles), Scopes: splitList(scopes)})
+			Roles: splitList(roles), Scopes: splitList(scopes), PublicClient: public})
 		if err != nil {
 			return err
 		}

@@ -67,7 +67,12 @@ const (
 	token
 	authorize
 	instanceDiscovery
+	userRealm
 )
+
+func (e endpoint) String() string {
+	return [...]string{"", "openid-configuration", "keys", "token", "authorize", "instance-discovery", "user-realm"}[e]
+}
 
 // route maps a path to an endpoint and its tenant segment.
 func route(path string) (endpoint, string, bool) {
@@ -86,6 +91,8 @@ func route(path string) (endpoint, string, bool) {
 	switch {
 	case strings.EqualFold(segs[0], "common") && eq("discovery", "instance"):
 		return instanceDiscovery, "", true
+	case strings.EqualFold(segs[0], "common") && len(segs) == 3 && strings.EqualFold(segs[1], "UserRealm"):
+		return userRealm, segs[2], true
 	case eq("v2.0", ".well-known", "openid-configuration"):
 		return openIDConfiguration, segs[0], true
 	case eq("discovery", "v2.0", "keys"):
@@ -109,13 +116,17 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	w = rec
 	var logAttrs []any
 	defer func() {
-		h.Log.Info("authority", append([]any{"method", r.Method, "path", r.URL.Path, "status", rec.status,
+		h.Log.Info("authority", append([]any{"method", r.Method, "endpoint", ep.String(), "status", rec.status,
 			"duration", time.Since(start)}, logAttrs...)...)
 	}()
 	w.Header().Set("Cache-Control", "no-store")
 	origin := Origin(r)
-	if ep == instanceDiscovery {
+	switch ep {
+	case instanceDiscovery:
 		h.instanceDiscovery(w, r, origin)
+		return
+	case userRealm:
+		h.userRealm(w, r, tenantSeg)
 		return
 	}
 	tenant, err := h.Dir.Tenant(r.Context(), strings.ToLower(tenantSeg))
@@ -204,7 +215,27 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request, origin, tenant st
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
 }
 
+// userRealm tells MSAL that a user's domain is managed (not federated), which
+// MSAL Go asks before a username/password sign-in.
+func (h *Handler) userRealm(w http.ResponseWriter, r *http.Request, upn string) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		h.aadError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts GET requests.")
+		return
+	}
+	_, domain, _ := strings.Cut(upn, "@")
+	writeJSON(w, http.StatusOK, map[string]any{
+		"ver": "1.0", "account_type": "Managed", "domain_name": domain,
+		"cloud_instance_name": "microsoftonline.com", "cloud_audience_urn": "urn:federation:MicrosoftOnline",
+	})
+}
+
 func (h *Handler) instanceDiscovery(w http.ResponseWriter, r *http.Request, origin string) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", "GET")
+		h.aadError(w, http.StatusMethodNotAllowed, "invalid_request", 900561, "The endpoint only accepts GET requests.")
+		return
+	}
 	host := r.Host
 	writeJSON(w, http.StatusOK, map[string]any{
 		"tenant_discovery_endpoint": origin + "/{tenant}/v2.0/.well-known/openid-configuration",
@@ -244,9 +275,11 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, origin, tenant s
 	}
 	app, err := h.Dir.App(r.Context(), tenant, clientID)
 	if err != nil {
+		// Not echoed or logged: a client that swapped its id and secret
+		// would otherwise leave the secret in the log.
 		h.aadError(w, http.StatusBadRequest, "unauthorized_client", 700016,
-			fmt.Sprintf("Application with identifier '%s' was not found in the directory '%s'.", clientID, tenant))
-		return clientID
+			fmt.Sprintf("Application with the given identifier was not found in the directory '%s'.", tenant))
+		return ""
 	}
 	scopes := strings.Fields(form.Get("scope"))
 	if len(scopes) == 0 {
@@ -276,7 +309,14 @@ func (h *Handler) token(w http.ResponseWriter, r *http.Request, origin, tenant s
 			opts.Roles = []string{}
 		}
 	case "password":
-		// A confidential client proves itself; a public one sends no secret.
+		// A confidential client proves itself before any password is checked,
+		// so only holders of its secret reach the slow hash; an app registered
+		// as a public client (SDK username/password credentials) sends none.
+		if secret == "" && !app.PublicClient {
+			h.aadError(w, http.StatusUnauthorized, "invalid_client", 7000218,
+				"The request body must contain the following parameter: 'client_assertion' or 'client_secret'.")
+			return clientID
+		}
 		if secret != "" && !directory.CheckAppSecret(app, secret) {
 			h.invalidSecret(w, clientID)
 			return clientID

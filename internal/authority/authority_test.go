@@ -265,7 +265,7 @@ func ccForm(a app, scope string) url.Values {
 }
 
 func pwForm(a app, user, password, scope string) url.Values {
-	return url.Values{"grant_type": {"password"}, "client_id": {a.ClientID}, "username": {user}, "password": {password}, "scope": {scope}}
+	return url.Values{"grant_type": {"password"}, "client_id": {a.ClientID}, "client_secret": {a.secret}, "username": {user}, "password": {password}, "scope": {scope}}
 }
 
 // accessToken asserts a successful token response and returns the token.
@@ -927,4 +927,46 @@ func TestControlAndFallthrough(t *testing.T) {
 			}
 		}
 	})
+}
+
+// A confidential app must send its secret before any password is checked; an
+// app registered as a public client (SDK username/password credentials) need
+// not.
+func TestPasswordGrantClientKinds(t *testing.T) {
+	e := newEnv(t, true)
+	e.newUser("pat@contoso.test", "user-password-1", "62e90394-69f5-4237-9190-012177145e10")
+	scopes := []string{"IdentityProvider.ReadWrite.All"}
+	confidential := e.newApp(directory.AppSpec{DisplayName: "web", Scopes: scopes})
+	public := e.newApp(directory.AppSpec{DisplayName: "cli", Scopes: scopes, PublicClient: true})
+
+	noSecret := func(a app) url.Values {
+		f := pwForm(a, "pat@contoso.test", "user-password-1", "https://graph.microsoft.com/.default")
+		f.Del("client_secret")
+		return f
+	}
+	checkAADError(t, e.token(noSecret(confidential)), http.StatusUnauthorized, "invalid_client", 7000218)
+	accessToken(t, e.token(noSecret(public)))
+	// A public client that does send a secret must send the right one.
+	wrong := noSecret(public)
+	wrong.Set("client_secret", "not-the-secret-of-this-app")
+	checkAADError(t, e.token(wrong), http.StatusUnauthorized, "invalid_client", 7000215)
+}
+
+// MSAL Go asks the user realm before a username/password sign-in.
+func TestUserRealm(t *testing.T) {
+	e := newEnv(t, true)
+	r := e.do(request{method: "GET", path: "/common/UserRealm/pat@contoso.test?api-version=1.0"})
+	if r.status != http.StatusOK {
+		t.Fatalf("UserRealm: %d %s", r.status, r.body)
+	}
+	var got map[string]any
+	if err := json.Unmarshal(r.body, &got); err != nil {
+		t.Fatal(err)
+	}
+	if got["account_type"] != "Managed" || got["domain_name"] != "contoso.test" {
+		t.Errorf("UserRealm = %v, want a managed contoso.test realm", got)
+	}
+	if r := e.do(request{method: "DELETE", path: "/common/discovery/instance"}); r.status != http.StatusMethodNotAllowed {
+		t.Errorf("DELETE instance discovery: %d, want 405", r.status)
+	}
 }

@@ -24,6 +24,8 @@ type AppSpec struct {
 	Roles       []string // granted application permissions
 	Scopes      []string // granted delegated permissions
 	Secret      string   // the client secret; random when empty
+	// PublicClient allows the password grant without the secret.
+	PublicClient bool
 }
 
 // CreateApp registers an app in tenant and returns it with its client secret
@@ -33,7 +35,7 @@ func (d *Directory) CreateApp(ctx context.Context, tenant string, spec AppSpec) 
 		return graph.App{}, "", err
 	}
 	a := graph.App{ClientID: strings.ToLower(spec.ClientID), ObjectID: uuid.NewString(), DisplayName: spec.DisplayName,
-		Roles: slices.Clone(spec.Roles), Scopes: slices.Clone(spec.Scopes)}
+		Roles: slices.Clone(spec.Roles), Scopes: slices.Clone(spec.Scopes), PublicClient: spec.PublicClient}
 	if a.ClientID == "" {
 		a.ClientID = uuid.NewString()
 	}

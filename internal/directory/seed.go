@@ -41,6 +41,7 @@ type SeedApp struct {
 	ClientSecret string   `json:"clientSecret"`
 	Roles        []string `json:"roles"`
 	Scopes       []string `json:"scopes"`
+	PublicClient bool     `json:"publicClient"`
 }
 
 // SeedUser is a user of a seed.
@@ -148,7 +149,7 @@ func (d *Directory) applySeedApp(ctx context.Context, tenant string, sa SeedApp)
 	_, err := d.App(ctx, tenant, sa.ClientID)
 	if graph.KindOf(err) == graph.KindNotFound {
 		_, _, err = d.CreateApp(ctx, tenant, AppSpec{ClientID: sa.ClientID, DisplayName: sa.DisplayName,
-			Roles: sa.Roles, Scopes: sa.Scopes, Secret: sa.ClientSecret})
+			Roles: sa.Roles, Scopes: sa.Scopes, Secret: sa.ClientSecret, PublicClient: sa.PublicClient})
 		return err
 	}
 	if err != nil {
@@ -163,7 +164,7 @@ func (d *Directory) applySeedApp(ctx context.Context, tenant string, sa SeedApp)
 		if sa.DisplayName != "" {
 			a.DisplayName = sa.DisplayName
 		}
-		a.Roles, a.Scopes = slices.Clone(sa.Roles), slices.Clone(sa.Scopes)
+		a.Roles, a.Scopes, a.PublicClient = slices.Clone(sa.Roles), slices.Clone(sa.Scopes), sa.PublicClient
 		if !CheckAppSecret(a, sa.ClientSecret) {
 			a.Secrets = append(slices.Clone(a.Secrets), newSecret)
 		}

@@ -18,6 +18,10 @@ type App struct {
 	Roles []string `json:"roles,omitempty"`
 	// Scopes are the delegated permissions granted to the app (a user token's scp).
 	Scopes []string `json:"scopes,omitempty"`
+	// PublicClient allows the resource-owner password grant without a client
+	// secret, as the SDKs' username/password credentials send it. Other apps
+	// must prove their secret first.
+	PublicClient bool `json:"publicClient,omitempty"`
 }
 
 // AppSecret is one client secret. Its value is never stored: a secret is a
