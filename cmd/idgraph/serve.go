@@ -60,9 +60,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 			return err
 		}
 		for _, ti := range seed.TrustedIssuers {
-			ext := &auth.ExternalIssuer{Issuer: ti.Issuer, JWKSURL: ti.JWKSURI, JWKSFile: ti.JWKSFile, Audiences: ti.Audiences}
+			ext := &auth.ExternalIssuer{Issuer: ti.Issuer, JWKSURL: ti.JWKSURI, JWKSFile: ti.JWKSFile,
+				Audiences: ti.Audiences, Tenants: ti.Tenants}
 			if err := ext.Refresh(ctx); err != nil {
-				log.Warn("trusted issuer keys not loaded yet; retried on first use", "issuer", ti.Issuer, "error", err.Error())
+				log.Warn("trusted issuer keys not loaded yet; a token of that issuer retries every 10 s", "issuer", ti.Issuer, "error", err.Error())
 			}
 			verifier.Issuers = append(verifier.Issuers, ext)
 		}

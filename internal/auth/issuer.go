@@ -9,6 +9,7 @@ import (
 	"io"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -24,36 +25,75 @@ type ExternalIssuer struct {
 	// Issuer is the exact iss value; "{tenantid}" in it stands for the
 	// token's tid, as in Entra's multi-tenant issuer template.
 	Issuer    string
-	JWKSURL   string       // https URL of the issuer's keys
-	JWKSFile  string       // or a local file with them
-	Audiences []string     // accepted besides Graph's own
-	Client    *http.Client // for JWKSURL; a 5-second client when nil
-	Now       func() time.Time
+	JWKSURL   string   // https URL of the issuer's keys
+	JWKSFile  string   // or a local file with them
+	Audiences []string // accepted besides Graph's own
+	// Tenants limits an issuer without "{tenantid}" to these tenant ids
+	// (its tokens' tid must be one of them).
+	Tenants []string
+	Client  *http.Client // for JWKSURL; a 5-second client when nil
+	Now     func() time.Time
 
-	mu        sync.Mutex
-	fetchMu   sync.Mutex
-	keys      map[string]*rsa.PublicKey
-	lastFetch time.Time
-	fetches   int
+	mu          sync.Mutex
+	fetchMu     sync.Mutex
+	keys        map[string]issuerKey
+	lastFetch   time.Time
+	lastSuccess time.Time
+	fetches     int
 }
 
-// RefreshInterval is the least time between two reads of an issuer's keys
-// caused by unknown kids.
-const RefreshInterval = 5 * time.Minute
+// issuerKey is one key of an issuer's set, with the issuer the set names
+// for it (Entra's keys carry one), if any.
+type issuerKey struct {
+	pub    *rsa.PublicKey
+	issuer string
+}
+
+// Key refresh timing: an unknown kid re-reads the keys at most once per
+// RefreshInterval (every RetryInterval while none could be read yet), and
+// the keys are re-read every MaxKeyAge anyway, so keys the issuer removed
+// stop verifying.
+const (
+	RefreshInterval = 5 * time.Minute
+	RetryInterval   = 10 * time.Second
+	MaxKeyAge       = 12 * time.Hour
+)
 
 // maxJWKSSize bounds a fetched key set.
 const maxJWKSSize = 256 << 10
 
 // Matches reports whether iss is this issuer's, for a token of tenant tid.
 func (e *ExternalIssuer) Matches(iss, tid string) bool {
-	want := e.Issuer
-	if strings.Contains(want, "{tenantid}") {
+	if !templateMatches(e.Issuer, iss, tid) {
+		return false
+	}
+	if !strings.Contains(e.Issuer, "{tenantid}") && len(e.Tenants) > 0 {
+		return slices.ContainsFunc(e.Tenants, func(t string) bool { return strings.EqualFold(t, tid) })
+	}
+	return true
+}
+
+func templateMatches(template, iss, tid string) bool {
+	if strings.Contains(template, "{tenantid}") {
 		if tid == "" {
 			return false
 		}
-		want = strings.ReplaceAll(want, "{tenantid}", tid)
+		template = strings.ReplaceAll(template, "{tenantid}", tid)
 	}
-	return iss == want
+	return iss == template
+}
+
+// KeyFor returns the key for kid to verify a token naming iss and tid. A key
+// whose set names an issuer serves only tokens of that issuer.
+func (e *ExternalIssuer) KeyFor(ctx context.Context, kid, iss, tid string) (*rsa.PublicKey, error) {
+	k, err := e.key(ctx, kid)
+	if err != nil {
+		return nil, err
+	}
+	if k.issuer != "" && !templateMatches(k.issuer, iss, tid) {
+		return nil, fmt.Errorf("key %s belongs to issuer %s", kid, k.issuer)
+	}
+	return k.pub, nil
 }
 
 func (e *ExternalIssuer) now() time.Time {
@@ -63,31 +103,41 @@ func (e *ExternalIssuer) now() time.Time {
 	return time.Now()
 }
 
-// Key returns the issuer's key for kid.
-func (e *ExternalIssuer) Key(ctx context.Context, kid string) (*rsa.PublicKey, error) {
-	if k, ok := e.cached(kid); ok {
+func (e *ExternalIssuer) key(ctx context.Context, kid string) (issuerKey, error) {
+	if k, ok := e.cached(kid); ok && !e.stale() {
 		return k, nil
 	}
 	e.fetchMu.Lock()
 	defer e.fetchMu.Unlock()
-	if k, ok := e.cached(kid); ok {
+	if k, ok := e.cached(kid); ok && !e.stale() {
 		return k, nil
 	}
 	e.mu.Lock()
-	due := e.fetches == 0 || e.now().Sub(e.lastFetch) >= RefreshInterval
+	since := e.now().Sub(e.lastFetch)
+	due := e.fetches == 0 || since >= RefreshInterval || (len(e.keys) == 0 && since >= RetryInterval) ||
+		e.now().Sub(e.lastSuccess) >= MaxKeyAge
 	e.mu.Unlock()
 	if due {
 		if err := e.Refresh(ctx); err != nil && e.known() == 0 {
-			return nil, err
+			return issuerKey{}, err
 		}
 	}
 	if k, ok := e.cached(kid); ok {
 		return k, nil
 	}
-	return nil, errors.New("unknown kid for this issuer")
+	return issuerKey{}, errors.New("unknown kid for this issuer")
 }
 
-func (e *ExternalIssuer) cached(kid string) (*rsa.PublicKey, bool) {
+// stale reports keys older than MaxKeyAge (that a refresh was not tried
+// for in the last RefreshInterval).
+func (e *ExternalIssuer) stale() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	now := e.now()
+	return now.Sub(e.lastSuccess) >= MaxKeyAge && now.Sub(e.lastFetch) >= RefreshInterval
+}
+
+func (e *ExternalIssuer) cached(kid string) (issuerKey, bool) {
 	e.mu.Lock()
 	defer e.mu.Unlock()
 	k, ok := e.keys[kid]
@@ -107,8 +157,11 @@ func (e *ExternalIssuer) Fetches() int {
 	return e.fetches
 }
 
-// Refresh reads the issuer's keys now. On failure the last good keys stay.
+// Refresh reads the issuer's keys now, whatever happens to the caller's
+// request meanwhile. On failure the last good keys stay.
 func (e *ExternalIssuer) Refresh(ctx context.Context) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	e.mu.Lock()
 	e.lastFetch = e.now()
 	e.fetches++
@@ -123,6 +176,7 @@ func (e *ExternalIssuer) Refresh(ctx context.Context) error {
 	}
 	e.mu.Lock()
 	e.keys = keys
+	e.lastSuccess = e.now()
 	e.mu.Unlock()
 	return nil
 }
@@ -168,14 +222,14 @@ func readLimited(r io.Reader) ([]byte, error) {
 }
 
 // parseJWKS keeps the RSA signing keys of at least 2048 bits that have a kid.
-func parseJWKS(data []byte) (map[string]*rsa.PublicKey, error) {
+func parseJWKS(data []byte) (map[string]issuerKey, error) {
 	var set struct {
 		Keys []json.RawMessage `json:"keys"`
 	}
 	if err := json.Unmarshal(data, &set); err != nil {
 		return nil, fmt.Errorf("key set is not JSON: %w", err)
 	}
-	keys := map[string]*rsa.PublicKey{}
+	keys := map[string]issuerKey{}
 	for _, raw := range set.Keys {
 		var k jose.JSONWebKey
 		if err := k.UnmarshalJSON(raw); err != nil {
@@ -185,7 +239,11 @@ func parseJWKS(data []byte) (map[string]*rsa.PublicKey, error) {
 		if !ok || k.KeyID == "" || (k.Use != "" && k.Use != "sig") || pub.N.BitLen() < 2048 {
 			continue
 		}
-		keys[k.KeyID] = pub
+		var extra struct {
+			Issuer string `json:"issuer"`
+		}
+		json.Unmarshal(raw, &extra)
+		keys[k.KeyID] = issuerKey{pub: pub, issuer: extra.Issuer}
 	}
 	if len(keys) == 0 {
 		return nil, errors.New("key set holds no usable RSA signing key")

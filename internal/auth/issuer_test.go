@@ -185,3 +185,95 @@ func TestExternalIssuerKeysFromFile(t *testing.T) {
 		}
 	}
 }
+
+func TestExternalIssuerRefreshRobustness(t *testing.T) {
+	keyA, _ := rsa.GenerateKey(rand.Reader, 2048)
+	keyB, _ := rsa.GenerateKey(rand.Reader, 2048)
+	js := newIssuerServer(t, keyA)
+	now := fixedNow
+	ext := &ExternalIssuer{Issuer: "https://issuer.test/{tenantid}/v2.0", JWKSURL: js.srv.URL, Now: func() time.Time { return now }}
+	v := &Verifier{Keys: (&countingKeys{}).key, Now: func() time.Time { return now }, Issuers: []*ExternalIssuer{ext}, NoCache: true}
+	claims := with(appClaims(), "iss", "https://issuer.test/"+testTID+"/v2.0")
+	sign := func(kid string, key *rsa.PrivateKey) string {
+		return jws(t, obj{"alg": "RS256", "kid": kid}, claims, key)
+	}
+
+	// A request that gives up mid-refresh does not spoil the refresh.
+	js.set(t, keyA, keyB)
+	cancelled, cancel := context.WithCancel(context.Background())
+	cancel()
+	if _, err := v.Verify(cancelled, sign("ext-b", keyB)); err != nil {
+		t.Errorf("a cancelled request's refresh did not load the keys: %v", err)
+	}
+
+	// A key the issuer removed stops verifying once the keys are re-read
+	// (at the latest after MaxKeyAge, even with no unknown kid).
+	js.set(t, keyB)
+	if _, err := v.Verify(context.Background(), sign("ext-a", keyA)); err != nil {
+		t.Fatalf("before the keys age: %v", err)
+	}
+	now = now.Add(MaxKeyAge)
+	if _, err := v.Verify(context.Background(), sign("ext-a", keyA)); err == nil {
+		t.Error("a key removed from the issuer's set still verifies after MaxKeyAge")
+	}
+}
+
+func TestExternalIssuerRetriesWhileNoKeys(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	js := newIssuerServer(t, key)
+	up := false
+	now := fixedNow
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !up {
+			http.Error(w, "down", http.StatusServiceUnavailable)
+			return
+		}
+		w.Write(js.jwks.Load().([]byte))
+	}))
+	defer srv.Close()
+	ext := &ExternalIssuer{Issuer: "https://down.test", Tenants: []string{testTID}, JWKSURL: srv.URL, Now: func() time.Time { return now }}
+	ext.Refresh(context.Background()) // fails at start
+	up = true
+	v := &Verifier{Keys: (&countingKeys{}).key, Now: func() time.Time { return now }, Issuers: []*ExternalIssuer{ext}, NoCache: true}
+	tok := jws(t, obj{"alg": "RS256", "kid": "ext-a"}, with(appClaims(), "iss", "https://down.test"), key)
+	now = now.Add(RetryInterval)
+	if _, err := v.Verify(context.Background(), tok); err != nil {
+		t.Errorf("keys not fetched again %v after a failed start: %v", RetryInterval, err)
+	}
+}
+
+func TestExternalIssuerBindings(t *testing.T) {
+	key, _ := rsa.GenerateKey(rand.Reader, 2048)
+	other := "00000000-0000-0000-0000-0000000000b2"
+	// A fixed issuer serves only its listed tenants.
+	fixed := &ExternalIssuer{Issuer: "https://ci-idp.test", Tenants: []string{testTID}}
+	if !fixed.Matches("https://ci-idp.test", testTID) || fixed.Matches("https://ci-idp.test", other) {
+		t.Error("a fixed issuer's tenant list is not enforced")
+	}
+	// A key whose set names tenant A's issuer does not verify tenant B's token.
+	set := map[string]any{"keys": []any{jwkWithIssuer(t, key, "k1", "https://issuer.test/"+testTID+"/v2.0")}}
+	b, _ := json.Marshal(set)
+	path := filepath.Join(t.TempDir(), "jwks.json")
+	os.WriteFile(path, b, 0o600)
+	ext := &ExternalIssuer{Issuer: "https://issuer.test/{tenantid}/v2.0", JWKSFile: path, Now: func() time.Time { return fixedNow }}
+	v := &Verifier{Keys: (&countingKeys{}).key, Now: func() time.Time { return fixedNow }, Issuers: []*ExternalIssuer{ext}, NoCache: true}
+	ok := with(appClaims(), "iss", "https://issuer.test/"+testTID+"/v2.0")
+	if _, err := v.Verify(context.Background(), jws(t, obj{"alg": "RS256", "kid": "k1"}, ok, key)); err != nil {
+		t.Fatalf("token of the key's own tenant: %v", err)
+	}
+	bad := with(appClaims(), "iss", "https://issuer.test/"+other+"/v2.0", "tid", other)
+	if _, err := v.Verify(context.Background(), jws(t, obj{"alg": "RS256", "kid": "k1"}, bad, key)); err == nil {
+		t.Error("a key published for tenant A verified a token of tenant B")
+	}
+}
+
+func jwkWithIssuer(t *testing.T, key *rsa.PrivateKey, kid, issuer string) map[string]any {
+	b, err := json.Marshal(jose.JSONWebKey{Key: &key.PublicKey, KeyID: kid, Use: "sig"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(b, &m)
+	m["issuer"] = issuer
+	return m
+}

@@ -116,7 +116,9 @@ func (v *Verifier) Verify(ctx context.Context, raw string) (graph.Principal, err
 	keys, issuerOK, extraAuds := v.Keys, issuerMatches, []string(nil)
 	for _, e := range v.Issuers {
 		if e.Matches(unverifiedStd.Issuer, unverified.TenantID) {
-			keys, extraAuds = e.Key, e.Audiences
+			iss, tid := unverifiedStd.Issuer, unverified.TenantID
+			keys = func(ctx context.Context, kid string) (*rsa.PublicKey, error) { return e.KeyFor(ctx, kid, iss, tid) }
+			extraAuds = e.Audiences
 			issuerOK = func(iss, tid string) bool { return e.Matches(iss, tid) }
 			break
 		}

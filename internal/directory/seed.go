@@ -5,6 +5,8 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"net"
+	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -57,6 +59,9 @@ type SeedTrustedIssuer struct {
 	JWKSURI   string   `json:"jwksUri"`
 	JWKSFile  string   `json:"jwksFile"`
 	Audiences []string `json:"audiences"`
+	// Tenants lists the tenants an issuer without "{tenantid}" may issue
+	// tokens for; such an issuer needs it.
+	Tenants []string `json:"tenants"`
 }
 
 // LoadSeed reads a seed file. Unknown fields are errors, so a typo is not
@@ -76,11 +81,32 @@ func LoadSeed(path string) (Seed, error) {
 		if ti.Issuer == "" || (ti.JWKSURI == "") == (ti.JWKSFile == "") {
 			return s, fmt.Errorf("seed %s: trustedIssuers[%d] needs an issuer and exactly one of jwksUri or jwksFile", path, i)
 		}
-		if ti.JWKSURI != "" && !strings.HasPrefix(ti.JWKSURI, "https://") && !strings.HasPrefix(ti.JWKSURI, "http://127.0.0.1") && !strings.HasPrefix(ti.JWKSURI, "http://localhost") {
-			return s, fmt.Errorf("seed %s: trustedIssuers[%d].jwksUri must be https (or loopback http)", path, i)
+		if ti.JWKSURI != "" && !secureKeyURL(ti.JWKSURI) {
+			return s, fmt.Errorf("seed %s: trustedIssuers[%d].jwksUri must be https (or http on a loopback address)", path, i)
+		}
+		if !strings.Contains(ti.Issuer, "{tenantid}") && len(ti.Tenants) == 0 {
+			return s, fmt.Errorf("seed %s: trustedIssuers[%d] has no {tenantid} in its issuer, so it needs the tenants it may issue tokens for", path, i)
 		}
 	}
 	return s, nil
+}
+
+// secureKeyURL allows https, and plain http only to this machine (where
+// nobody can change the keys on the way).
+func secureKeyURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return false
+	}
+	switch u.Scheme {
+	case "https":
+		return true
+	case "http":
+		h := u.Hostname()
+		ip := net.ParseIP(h)
+		return h == "localhost" || (ip != nil && ip.IsLoopback())
+	}
+	return false
 }
 
 // ApplySeed makes the directory hold what s declares: missing tenants, apps

@@ -97,3 +97,12 @@ func TestLoadSeedRejects(t *testing.T) {
 		}
 	}
 }
+
+func TestLoadSeedAcceptsLoopbackKeys(t *testing.T) {
+	for _, u := range []string{"http://127.0.0.1:8080/keys", "http://localhost/keys", "http://[::1]:9/keys", "https://login.example.test/keys"} {
+		body := `{"trustedIssuers": [{"issuer": "https://x", "tenants": ["2f3c9e2a-7d1b-4c55-9b1e-0a1b2c3d4e5f"], "jwksUri": "` + u + `"}]}`
+		if _, err := LoadSeed(writeSeed(t, body)); err != nil {
+			t.Errorf("%s: %v", u, err)
+		}
+	}
+}

@@ -99,3 +99,26 @@ func TestPathWithURICharacters(t *testing.T) {
 		}
 	}
 }
+
+// The database holds sealed secrets and password hashes: only its owner may
+// read it, and SQLite's WAL file follows the database's mode.
+func TestDatabaseFilesAreOwnerOnly(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "idgraph.db")
+	s, err := Open(context.Background(), path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if _, err := s.Create(context.Background(), store.Record{Tenant: "t", Collection: store.Meta, ID: "x", Data: []byte(`{}`)}); err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range []string{path, path + "-wal"} {
+		fi, err := os.Stat(p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm() != 0o600 {
+			t.Errorf("%s has mode %v, want 0600", filepath.Base(p), fi.Mode().Perm())
+		}
+	}
+}

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"net/url"
+	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -46,6 +47,11 @@ type writeOp struct {
 // Open opens (creating if needed) the database file at path, applies pending
 // migrations and verifies the durability settings.
 func Open(ctx context.Context, path string) (*Store, error) {
+	// The file holds sealed secrets and password hashes: only its owner may
+	// read it. SQLite gives the -wal and -shm files the same mode.
+	if f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, 0o600); err == nil {
+		f.Close()
+	}
 	q := url.Values{}
 	for _, p := range []string{"busy_timeout(10000)", "journal_mode(WAL)", "synchronous(FULL)", "foreign_keys(ON)"} {
 		q.Add("_pragma", p)
