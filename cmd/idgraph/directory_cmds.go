@@ -22,6 +22,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	f := newDataCommand("app "+args[0], getenv, stderr)
 	var tenant, clientID, name, roles, scopes string
 	var asEnv, public bool
+	var remove string
 	f.StringVar(&tenant, "tenant", "", "tenant id; the default tenant when empty")
 	switch args[0] {
 	case "create":
@@ -34,6 +35,7 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 	case "list":
 	case "secret":
 		f.StringVar(&clientID, "client-id", "", "the app's client id (required)")
+		f.StringVar(&remove, "remove", "", "revoke the secret with this key id instead of adding one")
 	default:
 		return fmt.Errorf("app: unknown subcommand %q", args[0])
 	}
@@ -63,9 +65,19 @@ func runApp(ctx context.Context, args []string, getenv func(string) string, stdo
 			return err
 		}
 		for _, a := range apps {
-			fmt.Fprintf(stdout, "%s\t%s\troles=%v\tscopes=%v\tsecrets=%d\n", a.ClientID, a.DisplayName, a.Roles, a.Scopes, len(a.Secrets))
+			fmt.Fprintf(stdout, "%s\t%s\troles=%v\tscopes=%v\tpublic=%v\n", a.ClientID, a.DisplayName, a.Roles, a.Scopes, a.PublicClient)
+			for _, sec := range a.Secrets {
+				fmt.Fprintf(stdout, "\tsecret %s (%s...)\n", sec.KeyID, sec.Hint)
+			}
 		}
 	case "secret":
+		if remove != "" {
+			if err := d.dir.RemoveAppSecret(ctx, tenant, clientID, remove); err != nil {
+				return err
+			}
+			_, err := fmt.Fprintf(stdout, "removed secret %s of app %s\n", remove, clientID)
+			return err
+		}
 		secret, err := d.dir.AddAppSecret(ctx, tenant, clientID, "")
 		if err != nil {
 			return err

@@ -113,6 +113,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	scheme := "https"
 	if tlsConfig == nil {
 		scheme = "http"
+		if ip := ln.Addr().(*net.TCPAddr).IP; !ip.IsLoopback() {
+			log.Warn("plain HTTP on a non-loopback address: tokens, client secrets and passwords cross the network in clear", "addr", ln.Addr().String())
+		}
 	}
 	base := scheme + "://" + displayAddr(ln.Addr().(*net.TCPAddr))
 	log.Info("starting", "config", c.String(), "journal_mode", "wal", "synchronous", "FULL")
@@ -122,6 +125,9 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	fmt.Fprintf(stdout, "  authority:      %s/%s (token endpoint %s/%s/oauth2/v2.0/token)\n", base, d.tenant.ID, base, d.tenant.ID)
 	if caFile != "" {
 		fmt.Fprintf(stdout, "  CA certificate: %s\n", caFile)
+		if fp, err := tlsca.Fingerprint(caFile); err == nil {
+			fmt.Fprintf(stdout, "  CA SHA-256:     %s\n", fp)
+		}
 		fmt.Fprintf(stdout, "  CA download:    %s/_idgraph/ca.pem\n", base)
 		fmt.Fprintf(stdout, "  trust it:       Go: SSL_CERT_FILE=%q  Node: NODE_EXTRA_CA_CERTS=%q  curl: --cacert %q\n", caFile, caFile, caFile)
 	}

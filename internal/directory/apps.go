@@ -65,6 +65,24 @@ func (d *Directory) AddAppSecret(ctx context.Context, tenant, clientID, value st
 	return secret, err
 }
 
+// RemoveAppSecret revokes the app's client secret with keyID; an app keeps
+// at least one secret.
+func (d *Directory) RemoveAppSecret(ctx context.Context, tenant, clientID, keyID string) error {
+	_, err := store.UpdateAs(ctx, d.store, tenant, store.Apps, clientID, func(_ store.Tx, cur store.Versioned[graph.App]) (graph.App, error) {
+		a := cur.Value
+		i := slices.IndexFunc(a.Secrets, func(s graph.AppSecret) bool { return strings.EqualFold(s.KeyID, keyID) })
+		if i < 0 {
+			return a, graph.Errorf(graph.KindNotFound, "app %s has no secret %s", clientID, keyID)
+		}
+		if len(a.Secrets) == 1 {
+			return a, graph.Errorf(graph.KindInvalid, "an app keeps at least one secret: add a new one before removing %s", keyID)
+		}
+		a.Secrets = slices.Delete(slices.Clone(a.Secrets), i, i+1)
+		return a, nil
+	})
+	return err
+}
+
 // App returns one app registration; KindNotFound if there is none.
 func (d *Directory) App(ctx context.Context, tenant, clientID string) (graph.App, error) {
 	v, err := store.GetAs[graph.App](ctx, d.store, tenant, store.Apps, clientID)

@@ -106,3 +106,29 @@ func TestLoadSeedAcceptsLoopbackKeys(t *testing.T) {
 		}
 	}
 }
+
+func TestRemoveAppSecret(t *testing.T) {
+	d, _, _ := newDir(t)
+	def := bootstrap(t, d)
+	a, first, err := d.CreateApp(t.Context(), def.ID, AppSpec{DisplayName: "ci"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveAppSecret(t.Context(), def.ID, a.ClientID, a.Secrets[0].KeyID); graph.KindOf(err) != graph.KindInvalid {
+		t.Errorf("removing the only secret: err = %v, want KindInvalid", err)
+	}
+	second, err := d.AddAppSecret(t.Context(), def.ID, a.ClientID, "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := d.RemoveAppSecret(t.Context(), def.ID, a.ClientID, a.Secrets[0].KeyID); err != nil {
+		t.Fatal(err)
+	}
+	got, _ := d.App(t.Context(), def.ID, a.ClientID)
+	if CheckAppSecret(got, first) || !CheckAppSecret(got, second) {
+		t.Error("after revoking the first secret: the first still works or the second does not")
+	}
+	if err := d.RemoveAppSecret(t.Context(), def.ID, a.ClientID, "no-such-key"); graph.KindOf(err) != graph.KindNotFound {
+		t.Errorf("removing an unknown secret: err = %v, want KindNotFound", err)
+	}
+}
