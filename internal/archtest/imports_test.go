@@ -21,7 +21,7 @@ var allowed = map[string][]string{
 	"internal/store":        {"internal/graph"},
 	"internal/directory":    {"internal/auth", "internal/graph", "internal/secret", "internal/store"},
 	"internal/store/sqlite": {"internal/graph", "internal/store"},
-	"internal/authority":    {"internal/directory", "internal/graph"},
+	"internal/authority":    {"internal/auth", "internal/directory", "internal/graph"},
 	"internal/httpapi": {"internal/auth", "internal/certinfo", "internal/directory", "internal/graph",
 		"internal/secret", "internal/store"},
 }

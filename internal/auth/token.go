@@ -198,6 +198,10 @@ func checkCompact(raw string) error {
 	return nil
 }
 
+// Issuer is the issuer of the built-in authority's tokens for tenant tid,
+// requested at origin (scheme and host, no trailing slash).
+func Issuer(origin, tid string) string { return strings.TrimRight(origin, "/") + "/" + tid + "/v2.0" }
+
 // issuerMatches accepts the built-in authority's issuers for tenant tid: the
 // v2 form {origin}/{tid}/v2.0, where origin is the http(s) origin the token was
 // requested from, and the v1 form https://sts.windows.net/{tid}/. The key that

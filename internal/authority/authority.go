@@ -27,16 +27,13 @@ import (
 
 	"github.com/go-jose/go-jose/v4"
 	"github.com/google/uuid"
+	"github.com/idgraph/idgraph/internal/auth"
 	"github.com/idgraph/idgraph/internal/directory"
 	"github.com/idgraph/idgraph/internal/graph"
 )
 
 // TokenLifetime is the lifetime of the access tokens the authority issues.
 const TokenLifetime = time.Hour
-
-// GraphResources are the resource identifiers whose ".default" scope asks
-// for a Graph token.
-var GraphResources = []string{"https://graph.microsoft.com", "https://graph.microsoft.com/", "00000003-0000-0000-c000-000000000000"}
 
 // Handler serves the authority endpoints.
 type Handler struct {
@@ -163,9 +160,6 @@ func Origin(r *http.Request) string {
 	return scheme + "://" + r.Host
 }
 
-// Issuer is the issuer of tokens for tenant at origin.
-func Issuer(origin, tenant string) string { return origin + "/" + tenant + "/v2.0" }
-
 func (h *Handler) openIDConfiguration(w http.ResponseWriter, r *http.Request, origin, tenant string) {
 	if r.Method != http.MethodGet {
 		w.Header().Set("Allow", "GET")
@@ -182,7 +176,7 @@ func (h *Handler) openIDConfiguration(w http.ResponseWriter, r *http.Request, or
 		"id_token_signing_alg_values_supported": []string{"RS256"},
 		"response_types_supported":              []string{"code", "id_token", "code id_token", "id_token token"},
 		"scopes_supported":                      []string{"openid", "profile", "email", "offline_access"},
-		"issuer":                                Issuer(origin, tenant),
+		"issuer":                                auth.Issuer(origin, tenant),
 		"request_uri_parameter_supported":       false,
 		"authorization_endpoint":                base + "/oauth2/v2.0/authorize",
 		"end_session_endpoint":                  base + "/oauth2/v2.0/logout",
@@ -209,7 +203,7 @@ func (h *Handler) keys(w http.ResponseWriter, r *http.Request, origin, tenant st
 		}
 		var m map[string]any
 		json.Unmarshal(b, &m)
-		m["issuer"] = Issuer(origin, tenant)
+		m["issuer"] = auth.Issuer(origin, tenant)
 		out = append(out, m)
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"keys": out})
@@ -415,7 +409,7 @@ func isOIDCScope(s string) bool {
 
 func isGraphDefault(s string) bool {
 	res, ok := strings.CutSuffix(s, "/.default")
-	return ok && slices.ContainsFunc(GraphResources, func(g string) bool {
+	return ok && slices.ContainsFunc(auth.DefaultAudiences, func(g string) bool {
 		return strings.EqualFold(strings.TrimSuffix(g, "/"), strings.TrimSuffix(res, "/"))
 	})
 }
@@ -432,7 +426,7 @@ func delegatedScopes(app graph.App, scopes []string) ([]string, bool) {
 			out = append(out, app.Scopes...)
 		default:
 			name := s
-			for _, g := range GraphResources {
+			for _, g := range auth.DefaultAudiences {
 				if p, ok := strings.CutPrefix(s, strings.TrimSuffix(g, "/")+"/"); ok {
 					name = p
 				}

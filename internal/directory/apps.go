@@ -91,12 +91,7 @@ func (d *Directory) App(ctx context.Context, tenant, clientID string) (graph.App
 
 // Apps returns a tenant's app registrations.
 func (d *Directory) Apps(ctx context.Context, tenant string) ([]graph.App, error) {
-	vs, err := store.ListAs[graph.App](ctx, d.store, tenant, store.Apps)
-	out := make([]graph.App, len(vs))
-	for i, v := range vs {
-		out[i] = v.Value
-	}
-	return out, err
+	return listValues[graph.App](ctx, d.store, tenant, store.Apps)
 }
 
 // CheckAppSecret reports whether secret is one of the app's client secrets.
@@ -138,9 +133,6 @@ func (d *Directory) CreateUser(ctx context.Context, tenant string, spec UserSpec
 	if _, err := d.Tenant(ctx, tenant); err != nil {
 		return graph.User{}, err
 	}
-	if len(spec.Password) < 8 {
-		return graph.User{}, graph.Errorf(graph.KindInvalid, "a password must be at least 8 characters")
-	}
 	hash, err := hashPassword(spec.Password)
 	if err != nil {
 		return graph.User{}, err
@@ -162,12 +154,7 @@ func (d *Directory) User(ctx context.Context, tenant, upn string) (graph.User, e
 
 // Users returns a tenant's users.
 func (d *Directory) Users(ctx context.Context, tenant string) ([]graph.User, error) {
-	vs, err := store.ListAs[graph.User](ctx, d.store, tenant, store.Users)
-	out := make([]graph.User, len(vs))
-	for i, v := range vs {
-		out[i] = v.Value
-	}
-	return out, err
+	return listValues[graph.User](ctx, d.store, tenant, store.Users)
 }
 
 func lower(s []string) []string {
@@ -186,7 +173,11 @@ const (
 	pwKeyLen     = 32
 )
 
+// hashPassword checks the password rule and hashes the password.
 func hashPassword(password string) ([]byte, error) {
+	if len(password) < 8 {
+		return nil, graph.Errorf(graph.KindInvalid, "a password must be at least 8 characters")
+	}
 	salt := make([]byte, pwSaltLen)
 	if _, err := rand.Read(salt); err != nil {
 		return nil, err
@@ -205,7 +196,7 @@ func hashPassword(password string) ([]byte, error) {
 // against it costs what checking a real user costs. It is made on first use,
 // not at start.
 var DecoyUser = sync.OnceValue(func() graph.User {
-	h, err := hashPassword("\x00decoy")
+	h, err := hashPassword("\x00decoy-password")
 	if err != nil {
 		panic(err)
 	}

@@ -31,9 +31,10 @@ type Directory struct {
 	keys  *secret.Keyring
 	now   func() time.Time
 
-	reloadMu   sync.Mutex                // held by the one reload in progress
-	mu         sync.Mutex                // guards public and lastReload
-	public     map[string]*rsa.PublicKey // kid → key, refreshed from the store
+	reloadMu   sync.Mutex                 // held by the one reload in progress
+	mu         sync.Mutex                 // guards public and lastReload
+	public     map[string]*rsa.PublicKey  // kid → key, refreshed from the store
+	private    map[string]auth.SigningKey // kid → opened and parsed signing key
 	lastReload time.Time
 }
 
@@ -42,7 +43,7 @@ func New(s store.Store, k *secret.Keyring, now func() time.Time) *Directory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Directory{store: s, keys: k, now: now, public: map[string]*rsa.PublicKey{}}
+	return &Directory{store: s, keys: k, now: now, public: map[string]*rsa.PublicKey{}, private: map[string]auth.SigningKey{}}
 }
 
 type keyCheck struct {
@@ -153,12 +154,7 @@ func (d *Directory) Tenant(ctx context.Context, id string) (graph.Tenant, error)
 
 // Tenants returns every tenant in creation order.
 func (d *Directory) Tenants(ctx context.Context) ([]graph.Tenant, error) {
-	vs, err := store.ListAs[graph.Tenant](ctx, d.store, store.Global, store.Tenants)
-	out := make([]graph.Tenant, len(vs))
-	for i, v := range vs {
-		out[i] = v.Value
-	}
-	return out, err
+	return listValues[graph.Tenant](ctx, d.store, store.Global, store.Tenants)
 }
 
 // CreateTenant stores a new tenant; KindConflict if the id exists.
@@ -185,6 +181,16 @@ func (d *Directory) UpdateTenant(ctx context.Context, id string, fn func(*graph.
 		return t, t.Validate()
 	})
 	return v.Value, err
+}
+
+// listValues lists a collection's values without their versions.
+func listValues[T any](ctx context.Context, s store.Store, tenant string, c store.Collection) ([]T, error) {
+	vs, err := store.ListAs[T](ctx, s, tenant, c)
+	out := make([]T, len(vs))
+	for i, v := range vs {
+		out[i] = v.Value
+	}
+	return out, err
 }
 
 // RotateKey creates a new signing key; it becomes the one new tokens are
@@ -225,6 +231,14 @@ func (d *Directory) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) 
 	}
 	out := make([]auth.SigningKey, 0, len(vs))
 	for _, v := range vs {
+		// Keys never change once stored: each is opened and parsed once.
+		d.mu.Lock()
+		cached, ok := d.private[v.Value.ID]
+		d.mu.Unlock()
+		if ok {
+			out = append(out, cached)
+			continue
+		}
 		der, err := d.keys.Open(v.Value.PrivateKey, secret.AAD(store.Global, string(store.SigningKeys), v.Value.ID, "privateKey"))
 		if err != nil {
 			return nil, fmt.Errorf("signing key %s: %w", v.Value.ID, err)
@@ -237,7 +251,11 @@ func (d *Directory) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) 
 		if !ok {
 			return nil, fmt.Errorf("signing key %s is not RSA", v.Value.ID)
 		}
-		out = append(out, auth.SigningKey{ID: v.Value.ID, Key: rk, Created: v.Value.Created})
+		sk := auth.SigningKey{ID: v.Value.ID, Key: rk, Created: v.Value.Created}
+		d.mu.Lock()
+		d.private[sk.ID] = sk
+		d.mu.Unlock()
+		out = append(out, sk)
 	}
 	sort.SliceStable(out, func(i, j int) bool { return out[i].Created.Before(out[j].Created) })
 	return out, nil
@@ -360,7 +378,7 @@ func MintWith(key auth.SigningKey, o MintOptions, now time.Time) (string, error)
 
 func jwtClaims(o MintOptions, now time.Time) jwt.Claims {
 	return jwt.Claims{
-		Issuer:    strings.TrimRight(o.Issuer, "/") + "/" + o.Tenant + "/v2.0",
+		Issuer:    auth.Issuer(o.Issuer, o.Tenant),
 		Audience:  jwt.Audience{o.Audience},
 		IssuedAt:  jwt.NewNumericDate(now),
 		NotBefore: jwt.NewNumericDate(now),

@@ -210,9 +210,6 @@ func (d *Directory) applySeedUser(ctx context.Context, tenant string, su SeedUse
 	}
 	var hash []byte
 	if !CheckPassword(u, su.Password) {
-		if len(su.Password) < 8 {
-			return graph.Errorf(graph.KindInvalid, "a password must be at least 8 characters")
-		}
 		if hash, err = hashPassword(su.Password); err != nil {
 			return err
 		}
