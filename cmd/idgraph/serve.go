@@ -29,6 +29,8 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	f.str(&c.Addr, "addr", c.Addr, "listen address; port 0 picks a free port")
 	f.str(&c.Profile, "profile", c.Profile, "compatibility profile: classic or current")
 	f.str(&c.LogLevel, "log-level", c.LogLevel, "log level: debug, info, warn or error")
+	f.str(&c.Cloud, "cloud", c.Cloud, "national cloud to stand in for: global, usgov, usgovdod or china")
+	f.boolean(&c.SunsetDeprecated, "sunset-deprecated-api", "answer the deprecated /identityProviders API as removed, to test a migration")
 	f.boolean(&c.PlainHTTP, "plain-http", "serve plain HTTP instead of HTTPS (the official SDKs need HTTPS)")
 	f.str(&c.TLSCert, "tls-cert", "", "server certificate (PEM); default: one signed by the local CA in the data directory")
 	f.str(&c.TLSKey, "tls-key", "", "server certificate key (PEM)")
@@ -50,6 +52,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	defer d.store.Close()
 	profile, _ := graph.ParseProfile(c.Profile)
+	cloud, _ := graph.ParseCloud(c.Cloud)
 	verifier := &auth.Verifier{Keys: d.dir.PublicKey}
 	if c.Seed != "" {
 		seed, err := directory.LoadSeed(c.Seed)
@@ -98,7 +101,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		return err
 	}
 	api := httpapi.New(httpapi.Options{Store: d.store, Directory: d.dir, Keys: d.keys, Profile: profile,
-		GraphRoot: c.GraphRoot, Logger: log, Verifier: verifier})
+		Cloud: cloud, GraphRoot: c.GraphRoot, SunsetDeprecated: c.SunsetDeprecated, Logger: log, Verifier: verifier})
 	issuer := &authority.Handler{Dir: d.dir, Log: log, NotFound: api}
 	srv := &http.Server{
 		Handler:           httpapi.Root(api, issuer, caPEM),
@@ -119,7 +122,10 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	}
 	base := scheme + "://" + displayAddr(ln.Addr().(*net.TCPAddr))
 	log.Info("starting", "config", c.String(), "journal_mode", "wal", "synchronous", "FULL")
-	fmt.Fprintf(stdout, "idgraph serving Microsoft Graph at %s (profile %s)\n", base, profile)
+	fmt.Fprintf(stdout, "idgraph serving Microsoft Graph at %s (profile %s, cloud %s)\n", base, profile, cloud)
+	if c.SunsetDeprecated {
+		fmt.Fprintln(stdout, "  the deprecated /identityProviders API answers as removed (--sunset-deprecated-api)")
+	}
 	fmt.Fprintf(stdout, "  data directory: %s\n", c.DataDir)
 	fmt.Fprintf(stdout, "  default tenant: %s (kind %s)\n", d.tenant.ID, d.tenant.Kind)
 	fmt.Fprintf(stdout, "  authority:      %s/%s (token endpoint %s/%s/oauth2/v2.0/token)\n", base, d.tenant.ID, base, d.tenant.ID)

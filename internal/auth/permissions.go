@@ -70,6 +70,18 @@ var (
 		DirectoryRoles: []string{RoleGlobalAdministrator, RoleExternalIdentityProviderAdministrator, RoleExternalIDUserFlowAdministrator},
 		RoleActions:    []string{ActionIdentityProviders},
 	}
+	flowRead = Requirement{
+		Application:    []string{IdentityUserFlowReadAll, IdentityUserFlowReadWriteAll},
+		Delegated:      []string{IdentityUserFlowReadAll, IdentityUserFlowReadWriteAll},
+		DirectoryRoles: connectorRoles,
+		RoleActions:    []string{ActionB2CUserFlow},
+	}
+	flowWrite = Requirement{
+		Application:    []string{IdentityUserFlowReadWriteAll},
+		Delegated:      []string{IdentityUserFlowReadWriteAll},
+		DirectoryRoles: connectorRoles,
+		RoleActions:    []string{ActionB2CUserFlow},
+	}
 	providerWrite = Requirement{
 		Application:    []string{IdentityProviderReadWriteAll},
 		Delegated:      []string{IdentityProviderReadWriteAll},
@@ -95,6 +107,14 @@ var (
 
 	IdentityProviderRead  = Policy{"identityProviders.read", providerRead, providerRead}
 	IdentityProviderWrite = Policy{"identityProviders.write", providerWrite, providerWrite}
+
+	// User flows (spec §2.2, §2.5): reading a flow takes IdentityUserFlow.Read.All
+	// or ReadWrite.All; its API-connector configuration and identity providers,
+	// even to read, take ReadWrite.All, as the pages list.
+	UserFlowRead       = Policy{"userFlows.read", flowRead, flowRead}
+	UserFlowWrite      = Policy{"userFlows.write", flowWrite, flowWrite}
+	UserFlowConnectors = Policy{"userFlows.apiConnectorConfiguration", flowWrite, flowWrite}
+	UserFlowProviders  = Policy{"userFlows.identityProviders", flowWrite, flowWrite}
 )
 
 // ErrDenied is the answer to a principal that may not run an operation.

@@ -26,7 +26,15 @@ type Config struct {
 	// data directory's secret.key (generated on first start). Never logged.
 	SecretKey string
 	LogLevel  string // debug, info, warn, error
-	GraphRoot string // the Graph host named in @odata.context
+	// Cloud is the national cloud the server stands in for: global (the
+	// default), usgov, usgovdod or china (decision D8).
+	Cloud string
+	// GraphRoot overrides the Graph host named in @odata.context and links;
+	// empty means the cloud's.
+	GraphRoot string
+	// SunsetDeprecated answers the deprecated /identityProviders API as
+	// removed (decision D5).
+	SunsetDeprecated bool
 
 	// PlainHTTP serves without TLS. HTTPS is the default because the
 	// official clients refuse an http authority.
@@ -44,7 +52,7 @@ type Config struct {
 // Default returns the configuration used when nothing is set.
 func Default() Config {
 	return Config{Addr: DefaultAddr, DataDir: DefaultDataDir(), Profile: string(graph.ProfileClassic),
-		LogLevel: "info", GraphRoot: "https://graph.microsoft.com"}
+		LogLevel: "info", Cloud: string(graph.CloudGlobal)}
 }
 
 // DefaultDataDir is the per-user data directory: $XDG_DATA_HOME/idgraph, or
@@ -76,6 +84,9 @@ func (c Config) Validate() error {
 	}
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is empty"))
+	}
+	if _, err := graph.ParseCloud(c.Cloud); err != nil {
+		errs = append(errs, err)
 	}
 	if _, err := graph.ParseProfile(c.Profile); err != nil {
 		errs = append(errs, err)

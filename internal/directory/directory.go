@@ -84,7 +84,20 @@ func (d *Directory) Bootstrap(ctx context.Context) (graph.Tenant, error) {
 	if err := d.reloadKeys(ctx); err != nil {
 		return graph.Tenant{}, err
 	}
-	return d.ensureDefaultTenant(ctx)
+	def, err := d.ensureDefaultTenant(ctx)
+	if err != nil {
+		return def, err
+	}
+	tenants, err := d.Tenants(ctx)
+	if err != nil {
+		return def, err
+	}
+	for _, t := range tenants {
+		if err := d.ensureBuiltIns(ctx, t); err != nil {
+			return def, err
+		}
+	}
+	return def, nil
 }
 
 func (d *Directory) checkSecretKey(ctx context.Context) error {
@@ -166,8 +179,23 @@ func (d *Directory) CreateTenant(ctx context.Context, t graph.Tenant) (graph.Ten
 	if err := t.Validate(); err != nil {
 		return graph.Tenant{}, err
 	}
-	_, err := store.CreateAs(ctx, d.store, store.Global, store.Tenants, t.ID, t)
-	return t, err
+	if _, err := store.CreateAs(ctx, d.store, store.Global, store.Tenants, t.ID, t); err != nil {
+		return t, err
+	}
+	return t, d.ensureBuiltIns(ctx, t)
+}
+
+// ensureBuiltIns stores the built-in identity providers a tenant of its kind
+// has from the start (decision D4). It is safe to repeat: Bootstrap runs it
+// for every tenant, so a tenant whose creation was cut short gets them.
+func (d *Directory) ensureBuiltIns(ctx context.Context, t graph.Tenant) error {
+	for _, p := range graph.BuiltInProviders(t.Kind) {
+		_, err := store.CreateAs(ctx, d.store, t.ID, store.IdentityProviders, p.ID, p)
+		if err != nil && graph.KindOf(err) != graph.KindConflict {
+			return err
+		}
+	}
+	return nil
 }
 
 // UpdateTenant applies fn to a tenant atomically.

@@ -255,3 +255,29 @@ func (o object) checkID(pathID string) error {
 	}
 	return nil
 }
+
+// number takes a numeric member.
+func (o object) number(name string) (float64, bool, error) {
+	raw, ok := o.take(name)
+	if !ok {
+		return 0, false, nil
+	}
+	var f float64
+	if len(raw) == 0 || (raw[0] != '-' && (raw[0] < '0' || raw[0] > '9')) || json.Unmarshal(raw, &f) != nil {
+		return 0, true, graph.Errorf(graph.KindInvalid, "Invalid value for property '%s%s': expected a number.", o.path, name)
+	}
+	return f, true, nil
+}
+
+// boolean takes a Boolean member.
+func (o object) boolean(name string) (bool, bool, error) {
+	raw, ok := o.take(name)
+	if !ok {
+		return false, false, nil
+	}
+	var b bool
+	if s := string(raw); s != "true" && s != "false" || json.Unmarshal(raw, &b) != nil {
+		return false, true, graph.Errorf(graph.KindInvalid, "Invalid value for property '%s%s': expected true or false.", o.path, name)
+	}
+	return b, true, nil
+}

@@ -5,7 +5,6 @@ import (
 	"strings"
 
 	"github.com/idgraph/idgraph/internal/graph"
-	"github.com/idgraph/idgraph/internal/secret"
 	"github.com/idgraph/idgraph/internal/store"
 )
 
@@ -22,31 +21,48 @@ type identityProviderJSON struct {
 	ClientSecret string `json:"clientSecret"`
 }
 
-// deprecatedView reports whether the deprecated API shows p: it shows social
-// providers only.
-func deprecatedView(p graph.IdentityProvider) bool {
-	return p.ODataType == graph.TypeSocialIdentityProvider
+// openIDConnectProviderDeprecatedJSON is beta's openIdConnectProvider.
+type openIDConnectProviderDeprecatedJSON struct {
+	identityProviderJSON
+	ClaimsMapping *graph.ClaimsMapping `json:"claimsMapping"`
+	DomainHint    string               `json:"domainHint"`
+	MetadataURL   string               `json:"metadataUrl"`
+	ResponseMode  string               `json:"responseMode"`
+	ResponseType  string               `json:"responseType"`
+	Scope         string               `json:"scope"`
+}
+
+// deprecatedVisible reports whether the deprecated API shows p in this
+// version: social providers, and on beta OpenID Connect providers of B2C
+// tenants (openIdConnectProvider).
+func deprecatedVisible(p graph.IdentityProvider, beta bool) bool {
+	return p.ODataType == graph.TypeSocialIdentityProvider || (beta && p.ODataType == graph.TypeOpenIDConnectIdentityProvider)
 }
 
 // renderDeprecated is the one place a provider becomes a deprecated-API body.
-func renderDeprecated(r *http.Request, p graph.IdentityProvider) identityProviderJSON {
-	out := identityProviderJSON{ID: p.ID, Name: p.DisplayName, ProviderType: p.ProviderType, ClientID: p.ClientID, ClientSecret: graph.MaskFive}
-	if reqCtx(r).version == "beta" {
+func renderDeprecated(p graph.IdentityProvider, beta bool, context string) any {
+	out := identityProviderJSON{Context: context, ID: p.ID, Name: p.DisplayName, ProviderType: p.ProviderType, ClientID: p.ClientID, ClientSecret: graph.MaskFive}
+	if p.ODataType == graph.TypeOpenIDConnectIdentityProvider {
+		out.Type, out.ProviderType = "microsoft.graph.openIdConnectProvider", graph.OpenIDConnectType
+		return openIDConnectProviderDeprecatedJSON{identityProviderJSON: out, ClaimsMapping: p.ClaimsMapping, DomainHint: p.DomainHint,
+			MetadataURL: p.MetadataURL, ResponseMode: p.ResponseMode, ResponseType: p.ResponseType, Scope: p.Scope}
+	}
+	if beta {
 		out.Type = "microsoft.graph.identityProvider"
 	}
 	return out
 }
 
-func (s *Server) deprecatedEntity(r *http.Request, p graph.IdentityProvider) identityProviderJSON {
-	out := renderDeprecated(r, p)
-	if reqCtx(r).version == "beta" {
-		out.Context = s.contextURL(r, "identityProviders/$entity")
+func (s *Server) deprecatedEntity(r *http.Request, p graph.IdentityProvider) any {
+	ctx := ""
+	if isBeta(r) {
+		ctx = s.contextURL(r, "identityProviders/$entity")
 	}
-	return out
+	return renderDeprecated(p, isBeta(r), ctx)
 }
 
 func (s *Server) deprecatedContext(r *http.Request, fragment string) string {
-	if reqCtx(r).version == "beta" {
+	if isBeta(r) {
 		return s.contextURL(r, fragment)
 	}
 	return ""
@@ -54,32 +70,27 @@ func (s *Server) deprecatedContext(r *http.Request, fragment string) string {
 
 func (s *Server) handleListDeprecatedIdentityProviders(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
+	beta := isBeta(r)
 	vs, err := store.ListAs[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	items := []identityProviderJSON{}
+	items := []any{}
 	for _, v := range vs {
-		if deprecatedView(v.Value) {
-			items = append(items, renderDeprecated(r, v.Value))
+		if deprecatedVisible(v.Value, beta) {
+			items = append(items, renderDeprecated(v.Value, beta, ""))
 		}
 	}
 	writeJSONBody(w, http.StatusOK, collection{Context: s.deprecatedContext(r, "identityProviders"), Value: items})
 }
 
-// getDeprecated loads a provider that the deprecated view shows.
-func (s *Server) getDeprecated(r *http.Request) (store.Versioned[graph.IdentityProvider], error) {
+func (s *Server) handleGetDeprecatedIdentityProvider(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
 	v, err := store.GetAs[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, rc.id)
-	if err == nil && !deprecatedView(v.Value) {
+	if err == nil && !deprecatedVisible(v.Value, isBeta(r)) {
 		err = store.NotFound(rc.id)
 	}
-	return v, err
-}
-
-func (s *Server) handleGetDeprecatedIdentityProvider(w http.ResponseWriter, r *http.Request) {
-	v, err := s.getDeprecated(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -87,143 +98,99 @@ func (s *Server) handleGetDeprecatedIdentityProvider(w http.ResponseWriter, r *h
 	writeEntity(w, http.StatusOK, v.Version, s.deprecatedEntity(r, v.Value))
 }
 
-// providerPatch is a decoded deprecated-API body, without its secret.
-type providerPatch struct {
-	name, providerType, clientID *string
-}
-
-// decodeDeprecated decodes an identityProvider body. The secret is sealed for
-// the provider id, which for social providers follows from the type; sealing
-// waits until the id is known (seal).
-func decodeDeprecated(w http.ResponseWriter, r *http.Request, pathID string) (providerPatch, *string, error) {
-	var p providerPatch
-	o, err := readObject(w, r)
-	if err != nil {
-		return p, nil, err
+// deprecatedBodyType reads the @odata.type of a deprecated-API body:
+// identityProvider, or on beta openIdConnectProvider. It returns the subtype
+// the body writes ("" when the body does not say).
+func deprecatedBodyType(o object, beta bool) (string, error) {
+	t, ok, err := o.odataType()
+	if err != nil || !ok {
+		return "", err
 	}
-	if t, ok, err := o.odataType(); err != nil {
-		return p, nil, err
-	} else if ok && !strings.EqualFold(t, "identityProvider") {
-		return p, nil, graph.Errorf(graph.KindInvalid, "The @odata.type '%s' is not supported here: the body must be an identityProvider.", t)
+	switch {
+	case strings.EqualFold(t, "identityProvider"):
+		return "", nil
+	case beta && strings.EqualFold(t, "openIdConnectProvider"):
+		return graph.TypeOpenIDConnectIdentityProvider, nil
 	}
-	if err := o.checkID(pathID); err != nil {
-		return p, nil, err
+	if beta {
+		return "", graph.Errorf(graph.KindInvalid, "The @odata.type '%s' is not supported here: the body must be an identityProvider or an openIdConnectProvider.", t)
 	}
-	fields := []struct {
-		name string
-		dst  **string
-	}{{"name", &p.name}, {"type", &p.providerType}, {"clientId", &p.clientID}}
-	for _, f := range fields {
-		v, ok, err := o.str(f.name)
-		if err != nil {
-			return p, nil, err
-		}
-		if ok {
-			*f.dst = &v
-		}
-	}
-	secretValue, ok, err := o.secret("clientSecret")
-	if err != nil {
-		return p, nil, err
-	}
-	if err := o.rest("identityProvider"); err != nil {
-		return p, nil, err
-	}
-	if ok {
-		if secretValue == "" {
-			return p, nil, graph.Errorf(graph.KindInvalid, "clientSecret cannot be empty.")
-		}
-		return p, &secretValue, nil
-	}
-	return p, nil, nil
-}
-
-func (s *Server) sealClientSecret(tenant, id, value string) (graph.Sealed, error) {
-	return s.keys.Seal([]byte(value), secret.AAD(tenant, string(store.IdentityProviders), id, "clientSecret"))
+	return "", graph.Errorf(graph.KindInvalid, "The @odata.type '%s' is not supported here: the body must be an identityProvider.", t)
 }
 
 func (s *Server) handleCreateDeprecatedIdentityProvider(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
-	p, secretValue, err := decodeDeprecated(w, r, "")
+	v, err := s.createDeprecated(w, r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	for _, req := range []struct {
-		name string
-		v    *string
-	}{{"name", p.name}, {"type", p.providerType}, {"clientId", p.clientID}, {"clientSecret", secretValue}} {
-		if req.v == nil {
-			s.writeError(w, r, graph.Errorf(graph.KindInvalid, "%s is required.", req.name))
-			return
+	w.Header().Set("Location", s.graphRoot+"/"+rc.version+"/identityProviders/"+v.Value.ID)
+	writeEntity(w, http.StatusCreated, v.Version, s.deprecatedEntity(r, v.Value))
+}
+
+func (s *Server) createDeprecated(w http.ResponseWriter, r *http.Request) (store.Versioned[graph.IdentityProvider], error) {
+	rc := reqCtx(r)
+	beta := isBeta(r)
+	var none store.Versioned[graph.IdentityProvider]
+	o, err := readObject(w, r)
+	if err != nil {
+		return none, err
+	}
+	typ, err := deprecatedBodyType(o, beta)
+	if err != nil {
+		return none, err
+	}
+	if typ == "" {
+		typ = graph.TypeSocialIdentityProvider
+		if beta && strings.EqualFold(o.peekStr("type"), graph.OpenIDConnectType) {
+			typ = graph.TypeOpenIDConnectIdentityProvider
 		}
 	}
-	typ, ok := graph.CanonicalSocialType(rc.tenant.Kind, *p.providerType)
-	if !ok {
-		s.writeError(w, r, graph.Errorf(graph.KindInvalid, "Identity provider type '%s' is not supported in this tenant. Supported types: %s.",
-			*p.providerType, strings.Join(graph.SocialTypes(rc.tenant.Kind), ", ")))
-		return
+	if typ == graph.TypeOpenIDConnectIdentityProvider && !graph.ProviderWritable(rc.tenant.Kind, typ, beta) {
+		return none, graph.Errorf(graph.KindInvalid, "OpenID Connect providers are supported in Azure AD B2C tenants only.")
 	}
-	ip := graph.IdentityProvider{ID: graph.SocialProviderID(typ), ODataType: graph.TypeSocialIdentityProvider,
-		DisplayName: *p.name, ProviderType: typ, ClientID: *p.clientID}
-	if ip.ClientSecret, err = s.sealClientSecret(rc.tenant.ID, ip.ID, *secretValue); err != nil {
-		s.writeError(w, r, err)
-		return
+	if err := o.checkID(""); err != nil {
+		return none, err
 	}
-	if err := ip.Validate(rc.tenant.Kind, graph.ViewDeprecated); err != nil {
-		s.writeError(w, r, err)
-		return
+	required := []string{"name", "type", "clientId", "clientSecret"}
+	for _, name := range required {
+		if !o.has(name) {
+			return none, graph.Errorf(graph.KindInvalid, "%s is required.", name)
+		}
 	}
-	v, err := store.CreateAs(r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, ip.ID, ip)
-	if graph.KindOf(err) == graph.KindConflict {
-		err = &graph.Error{Kind: graph.KindConflict, Code: "Request_MultipleObjectsWithSameKeyValue",
-			Message: "An identity provider of type '" + typ + "' already exists in this tenant (id '" + ip.ID + "').", Err: err}
+	if typ == graph.TypeSocialIdentityProvider {
+		if t := o.peekStr("type"); t != "" {
+			if _, ok := graph.CanonicalSocialType(rc.tenant.Kind, t); !ok {
+				return none, graph.Errorf(graph.KindInvalid, "Identity provider type '%s' is not supported in this tenant. Supported types: %s.",
+					t, strings.Join(graph.SocialTypes(rc.tenant.Kind), ", "))
+			}
+		}
 	}
+	b, err := decodeProvider(o, typ, rc.tenant.Kind, graph.ViewDeprecated, nil)
 	if err != nil {
-		s.writeError(w, r, err)
-		return
+		return none, err
 	}
-	w.Header().Set("Location", s.graphRoot+"/"+rc.version+"/identityProviders/"+ip.ID)
-	writeEntity(w, http.StatusCreated, v.Version, s.deprecatedEntity(r, v.Value))
+	return s.createProvider(r, typ, b, graph.ViewDeprecated)
 }
 
 func (s *Server) handleUpdateDeprecatedIdentityProvider(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
-	p, secretValue, err := decodeDeprecated(w, r, rc.id)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	var sealed graph.Sealed
-	if secretValue != nil {
-		// Bound to the id case-insensitively, so the path's spelling will do.
-		if sealed, err = s.sealClientSecret(rc.tenant.ID, rc.id, *secretValue); err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-	}
-	v, err := store.UpdateAs(r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, rc.id,
-		func(_ store.Tx, cur store.Versioned[graph.IdentityProvider]) (graph.IdentityProvider, error) {
-			ip := cur.Value
-			if !deprecatedView(ip) {
-				return ip, store.NotFound(rc.id)
+	beta := isBeta(r)
+	v, err := s.updateProvider(w, r, graph.ViewDeprecated,
+		func(p graph.IdentityProvider) bool { return deprecatedVisible(p, beta) },
+		func(o object, cur graph.IdentityProvider) (providerBody, error) {
+			typ, err := deprecatedBodyType(o, beta)
+			if err != nil {
+				return providerBody{}, err
 			}
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return ip, err
+			if typ != "" && typ != cur.ODataType {
+				return providerBody{}, graph.Errorf(graph.KindInvalid, "The @odata.type of an identity provider cannot be changed.")
 			}
-			if p.providerType != nil && !strings.EqualFold(*p.providerType, ip.ProviderType) {
-				return ip, graph.Errorf(graph.KindInvalid, "The type of an identity provider cannot be changed (it is '%s').", ip.ProviderType)
+			if err := o.checkID(rc.id); err != nil {
+				return providerBody{}, err
 			}
-			if p.name != nil {
-				ip.DisplayName = *p.name
-			}
-			if p.clientID != nil {
-				ip.ClientID = *p.clientID
-			}
-			if sealed != nil {
-				ip.ClientSecret = sealed
-			}
-			return ip, ip.Validate(rc.tenant.Kind, graph.ViewDeprecated)
+			return decodeProvider(o, cur.ODataType, rc.tenant.Kind, graph.ViewDeprecated, &cur)
 		})
 	if err != nil {
 		s.writeError(w, r, err)
@@ -233,18 +200,8 @@ func (s *Server) handleUpdateDeprecatedIdentityProvider(w http.ResponseWriter, r
 }
 
 func (s *Server) handleDeleteDeprecatedIdentityProvider(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
-	err := s.store.Delete(r.Context(), rc.tenant.ID, store.IdentityProviders, rc.id, func(_ store.Tx, cur store.Record) error {
-		v, err := store.Decode[graph.IdentityProvider](cur)
-		if err != nil {
-			return err
-		}
-		if !deprecatedView(v.Value) {
-			return store.NotFound(rc.id)
-		}
-		return checkIfMatch(r, cur.Version)
-	})
-	if err != nil {
+	beta := isBeta(r)
+	if err := s.deleteProvider(r, func(p graph.IdentityProvider) bool { return deprecatedVisible(p, beta) }); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

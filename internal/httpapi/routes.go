@@ -7,20 +7,40 @@ import (
 	"github.com/idgraph/idgraph/internal/auth"
 )
 
+// family groups the routes of one API: the national clouds and the
+// deprecated-API sunset decide per family whether its routes exist.
+type family int
+
+// The API families of the slice.
+const (
+	famConnectors       family = iota // /identity/apiConnectors
+	famProviders                      // /identity/identityProviders
+	famDeprecated                     // /identityProviders (deprecated, D5)
+	famB2XFlows                       // /identity/b2xUserFlows
+	famB2XFlowProviders               // /identity/b2xUserFlows/{id}/identityProviders (deprecated relationship)
+	famB2CFlows                       // /identity/b2cUserFlows (beta)
+	famB2CFlowProviders               // /identity/b2cUserFlows/{id}/identityProviders (beta)
+)
+
+// deprecated reports the families Graph marks deprecated (Revisions
+// annotation of identityProvider and of b2xIdentityUserFlow/identityProviders).
+func (f family) deprecated() bool { return f == famDeprecated || f == famB2XFlowProviders }
+
 // route is one row of the table: a method and a path pattern relative to the
 // version root, the permission policy, and the handler.
 type route struct {
-	method     string
-	pattern    string // segments; "{id}" takes one segment as the id
-	policy     auth.Policy
-	handler    func(s *Server, w http.ResponseWriter, r *http.Request)
-	deprecated bool // the deprecated /identityProviders API (decision D5)
-	segs       []string
+	method  string
+	pattern string // segments; "{name}" takes one segment as a parameter
+	policy  auth.Policy
+	handler func(s *Server, w http.ResponseWriter, r *http.Request)
+	family  family
+	segs    []string
 }
 
-// routes is every operation idgraph serves, under both /v1.0 and /beta.
-// Function and action segments are matched case-insensitively, with or
-// without "microsoft.graph." and "()"; the first matching row wins.
+// routes is every operation idgraph serves, under both /v1.0 and /beta
+// (availability per version and cloud: available). Function and action
+// segments are matched case-insensitively, with or without
+// "microsoft.graph." and "()"; the first matching row wins.
 var routes = compile([]route{
 	{method: "GET", pattern: "identity/apiConnectors", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors},
 	{method: "POST", pattern: "identity/apiConnectors", policy: auth.APIConnectorCreate, handler: (*Server).handleCreateAPIConnector},
@@ -29,52 +49,82 @@ var routes = compile([]route{
 	{method: "DELETE", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorDelete, handler: (*Server).handleDeleteAPIConnector},
 	{method: "POST", pattern: "identity/apiConnectors/{id}/uploadClientCertificate", policy: auth.APIConnectorUpload, handler: (*Server).handleUploadClientCertificate},
 
-	{method: "GET", pattern: "identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleDeprecatedAvailableProviderTypes, deprecated: true},
-	{method: "GET", pattern: "identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, deprecated: true},
-	{method: "POST", pattern: "identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateDeprecatedIdentityProvider, deprecated: true},
-	{method: "GET", pattern: "identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetDeprecatedIdentityProvider, deprecated: true},
-	{method: "PATCH", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateDeprecatedIdentityProvider, deprecated: true},
-	{method: "DELETE", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleDeleteDeprecatedIdentityProvider, deprecated: true},
-})
+	{method: "GET", pattern: "identity/identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleAvailableProviderTypes, family: famProviders},
+	{method: "GET", pattern: "identity/identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders},
+	{method: "POST", pattern: "identity/identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateIdentityProvider, family: famProviders},
+	{method: "GET", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetIdentityProvider, family: famProviders},
+	{method: "PATCH", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateIdentityProvider, family: famProviders},
+	{method: "DELETE", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleDeleteIdentityProvider, family: famProviders},
 
-func compile(rs []route) []route {
-	for i := range rs {
-		rs[i].segs = strings.Split(rs[i].pattern, "/")
+	{method: "GET", pattern: "identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleDeprecatedAvailableProviderTypes, family: famDeprecated},
+	{method: "GET", pattern: "identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated},
+	{method: "POST", pattern: "identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateDeprecatedIdentityProvider, family: famDeprecated},
+	{method: "GET", pattern: "identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetDeprecatedIdentityProvider, family: famDeprecated},
+	{method: "PATCH", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateDeprecatedIdentityProvider, family: famDeprecated},
+	{method: "DELETE", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleDeleteDeprecatedIdentityProvider, family: famDeprecated},
+}, flowRoutes("b2xUserFlows", famB2XFlows, famB2XFlowProviders), flowRoutes("b2cUserFlows", famB2CFlows, famB2CFlowProviders))
+
+// flowRoutes are the routes of one user-flow collection.
+func flowRoutes(coll string, flows, providers family) []route {
+	p := "identity/" + coll
+	return []route{
+		{method: "GET", pattern: p, policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows},
+		{method: "POST", pattern: p, policy: auth.UserFlowWrite, handler: (*Server).handleCreateUserFlow, family: flows},
+		{method: "GET", pattern: p + "/{id}", policy: auth.UserFlowRead, handler: (*Server).handleGetUserFlow, family: flows},
+		{method: "DELETE", pattern: p + "/{id}", policy: auth.UserFlowWrite, handler: (*Server).handleDeleteUserFlow, family: flows},
+		{method: "GET", pattern: p + "/{id}/apiConnectorConfiguration", policy: auth.UserFlowConnectors, handler: (*Server).handleGetFlowConnectors, family: flows},
+		{method: "GET", pattern: p + "/{id}/apiConnectorConfiguration/{step}", policy: auth.UserFlowConnectors, handler: (*Server).handleGetFlowConnectorStep, family: flows},
+		{method: "PUT", pattern: p + "/{id}/apiConnectorConfiguration/{step}/$ref", policy: auth.UserFlowConnectors, handler: (*Server).handlePutFlowConnectorRef, family: flows},
+		{method: "GET", pattern: p + "/{id}/identityProviders", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers},
+		{method: "POST", pattern: p + "/{id}/identityProviders/$ref", policy: auth.UserFlowProviders, handler: (*Server).handleAddFlowProvider, family: providers},
+		{method: "DELETE", pattern: p + "/{id}/identityProviders/{ref}/$ref", policy: auth.UserFlowProviders, handler: (*Server).handleRemoveFlowProvider, family: providers},
 	}
-	return rs
 }
 
-// match finds the route for a method and path. It returns the route and the
-// id; or, when the path exists with other methods, those methods.
-func match(method string, segs []segment) (rt *route, id string, allowed []string) {
-	for i := range routes {
-		r := &routes[i]
-		if pid, ok := r.matchPath(segs); ok {
-			if r.method == method {
-				return r, pid, nil
-			}
-			allowed = append(allowed, r.method)
+func compile(sets ...[]route) []route {
+	var out []route
+	for _, rs := range sets {
+		for _, r := range rs {
+			r.segs = strings.Split(r.pattern, "/")
+			out = append(out, r)
 		}
 	}
-	return nil, "", allowed
+	return out
 }
 
-func (r *route) matchPath(segs []segment) (id string, ok bool) {
+// match finds the route for a method and path. It returns the route and its
+// parameters in pattern order; or, when the path exists with other methods,
+// those methods and the path's family.
+func match(method string, segs []segment) (rt *route, params []string, allowed []string, fam family) {
+	for i := range routes {
+		r := &routes[i]
+		if ps, ok := r.matchPath(segs); ok {
+			if r.method == method {
+				return r, ps, nil, r.family
+			}
+			allowed = append(allowed, r.method)
+			fam = r.family
+		}
+	}
+	return nil, nil, allowed, fam
+}
+
+func (r *route) matchPath(segs []segment) (params []string, ok bool) {
 	if len(segs) != len(r.segs) {
-		return "", false
+		return nil, false
 	}
 	for i, p := range r.segs {
 		s := segs[i]
-		if p == "{id}" {
-			if s.call {
-				return "", false
+		if strings.HasPrefix(p, "{") {
+			if s.call || strings.HasPrefix(s.value, "$") {
+				return nil, false
 			}
-			id = s.value
+			params = append(params, s.value)
 			continue
 		}
 		if !matchLiteral(s, p) {
-			return "", false
+			return nil, false
 		}
 	}
-	return id, true
+	return params, true
 }

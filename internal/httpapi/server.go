@@ -24,10 +24,18 @@ type Options struct {
 	Verifier  *auth.Verifier
 	// Profile is the server-wide compatibility profile; a tenant may override it.
 	Profile graph.Profile
-	// GraphRoot is the Graph host that @odata.context and links name.
+	// Cloud is the national cloud the server stands in for (decision D8):
+	// it decides which APIs exist per version, and the Graph host unless
+	// GraphRoot overrides it. Global when empty.
+	Cloud graph.Cloud
+	// GraphRoot is the Graph host that @odata.context and links name; the
+	// cloud's when empty.
 	GraphRoot string
-	Logger    *slog.Logger
-	Now       func() time.Time
+	// SunsetDeprecated makes the deprecated identityProvider API answer as
+	// removed, as Graph does for an unknown segment (decision D5).
+	SunsetDeprecated bool
+	Logger           *slog.Logger
+	Now              func() time.Time
 }
 
 // Server serves the Graph API.
@@ -37,6 +45,8 @@ type Server struct {
 	keys      *secret.Keyring
 	verifier  *auth.Verifier
 	profile   graph.Profile
+	cloud     graph.Cloud
+	sunset    bool
 	graphRoot string
 	log       *slog.Logger
 	now       func() time.Time
@@ -45,12 +55,15 @@ type Server struct {
 // New returns a Server.
 func New(o Options) *Server {
 	s := &Server{store: o.Store, dir: o.Directory, keys: o.Keys, verifier: o.Verifier, profile: o.Profile,
-		graphRoot: strings.TrimRight(o.GraphRoot, "/"), log: o.Logger, now: o.Now}
+		cloud: o.Cloud, sunset: o.SunsetDeprecated, graphRoot: strings.TrimRight(o.GraphRoot, "/"), log: o.Logger, now: o.Now}
 	if s.profile == "" {
 		s.profile = graph.ProfileClassic
 	}
+	if s.cloud == "" {
+		s.cloud = graph.CloudGlobal
+	}
 	if s.graphRoot == "" {
-		s.graphRoot = "https://graph.microsoft.com"
+		s.graphRoot = s.cloud.GraphRoot()
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -71,7 +84,8 @@ type requestContext struct {
 	clientRequestID string
 	version         string // "v1.0" or "beta"
 	route           *route
-	id              string // the {id} of the route, unescaped
+	id              string   // the first parameter of the route ({id}), unescaped
+	params          []string // every parameter of the route, in pattern order
 	principal       graph.Principal
 	tenant          graph.Tenant
 	profile         graph.Profile
@@ -140,9 +154,13 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 		s.writeError(w, r, err)
 		return
 	}
-	rt, id, allowed := match(r.Method, segs)
+	rt, params, allowed, fam := match(r.Method, segs)
 	if rt == nil {
 		if len(allowed) > 0 {
+			if seg, ok := s.available(fam, rc.version); !ok {
+				s.writeError(w, r, noSegment(seg))
+				return
+			}
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			s.writeError(w, r, graph.Errorf(graph.KindMethodNotAllowed, "Specified HTTP method '%s' is not allowed for the request uri.", r.Method))
 			return
@@ -151,8 +169,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 			"'%s' is not part of the identity-configuration API this server implements.", r.URL.Path))
 		return
 	}
-	rc.route, rc.id = rt, id
-	if rt.deprecated {
+	if seg, ok := s.available(rt.family, rc.version); !ok {
+		s.writeError(w, r, noSegment(seg))
+		return
+	}
+	rc.route, rc.params = rt, params
+	if len(params) > 0 {
+		rc.id = params[0]
+	}
+	if rt.family.deprecated() {
 		setDeprecationHeaders(w.Header())
 	}
 	if err := auth.Authorize(rc.principal, rt.policy.For(rc.profile), customRoles(rc.tenant)); err != nil {
@@ -205,6 +230,44 @@ func customRoles(t graph.Tenant) auth.CustomRoles {
 		}
 		return nil
 	}
+}
+
+// available reports whether an API family exists in a version on the
+// server's cloud (spec §2 cloud tables, decision D8), and if not, the path
+// segment Graph would name as unknown. In the US Government clouds v1.0 has
+// only the deprecated /identityProviders of this slice; beta has all of it.
+// b2cUserFlows exists in beta only. With the sunset emulation on, the
+// deprecated identityProvider API is gone (decision D5).
+func (s *Server) available(f family, version string) (segment string, ok bool) {
+	beta := version == "beta"
+	if s.sunset && f.deprecated() {
+		return "identityProviders", false
+	}
+	switch f {
+	case famB2CFlows, famB2CFlowProviders:
+		if !beta {
+			return "b2cUserFlows", false
+		}
+	case famConnectors:
+		if !beta && s.cloud.USGov() {
+			return "apiConnectors", false
+		}
+	case famProviders:
+		if !beta && s.cloud.USGov() {
+			return "identityProviders", false
+		}
+	case famB2XFlows, famB2XFlowProviders:
+		if !beta && s.cloud.USGov() {
+			return "b2xUserFlows", false
+		}
+	}
+	return "", true
+}
+
+// noSegment is Graph's answer for a path segment its model lacks.
+func noSegment(segment string) error {
+	return &graph.Error{Kind: graph.KindInvalid, Code: "BadRequest",
+		Message: fmt.Sprintf("Resource not found for the segment '%s'.", segment)}
 }
 
 // setDeprecationHeaders marks a response of the deprecated identityProvider

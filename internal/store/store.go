@@ -21,6 +21,7 @@ const (
 	IdentityProviders Collection = "identityProvider" // per tenant
 	Apps              Collection = "app"              // per tenant, id = client id
 	Users             Collection = "user"             // per tenant, id = userPrincipalName
+	UserFlows         Collection = "userFlow"         // per tenant, id = B2X_1_... or B2C_1_...
 )
 
 // Global is the tenant id of server-wide records.
@@ -60,6 +61,12 @@ type Store interface {
 	// Create stores r with version 1 and returns it. It returns an error of
 	// KindConflict if an id equal under Key already exists.
 	Create(ctx context.Context, r Record) (Record, error)
+	// CreateFunc is Create with the document computed inside the
+	// transaction: fn reads what it needs (references that must exist) and
+	// returns the document; if fn returns an error nothing is stored and
+	// CreateFunc returns it. A conflict is reported before fn runs. fn may
+	// run more than once and must have no side effects.
+	CreateFunc(ctx context.Context, tenant string, c Collection, id string, fn func(tx Tx) ([]byte, error)) (Record, error)
 	// Update loads the record, calls fn with it inside the transaction and
 	// stores fn's document as the next version. If fn returns an error nothing
 	// changes and Update returns that error. It returns an error of

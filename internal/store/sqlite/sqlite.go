@@ -377,17 +377,32 @@ func (s *Store) List(ctx context.Context, tenant string, c store.Collection) ([]
 
 // Create implements store.Store.
 func (s *Store) Create(ctx context.Context, r store.Record) (store.Record, error) {
-	r.Version = 1
+	return s.CreateFunc(ctx, r.Tenant, r.Collection, r.ID, func(store.Tx) ([]byte, error) { return r.Data, nil })
+}
+
+// CreateFunc implements store.Store.
+func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collection, id string, fn func(store.Tx) ([]byte, error)) (store.Record, error) {
+	r := store.Record{Tenant: tenant, Collection: c, ID: id, Version: 1}
 	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
+		if _, err := get(ctx, tx, tenant, c, id); err == nil {
+			return store.Conflict(id)
+		} else if graph.KindOf(err) != graph.KindNotFound {
+			return err
+		}
+		data, err := fn(txReader{ctx, tx})
+		if err != nil {
+			return err
+		}
+		r.Data = data
 		res, err := tx.ExecContext(ctx,
 			`INSERT INTO objects (tenant_id, collection, id_key, id, version, data) VALUES (?, ?, ?, ?, 1, ?)
 			 ON CONFLICT (tenant_id, collection, id_key) DO NOTHING`,
-			r.Tenant, string(r.Collection), store.Key(r.ID), r.ID, r.Data)
+			tenant, string(c), store.Key(id), id, data)
 		if err != nil {
-			return fmt.Errorf("create %s: %w", r.Collection, err)
+			return fmt.Errorf("create %s: %w", c, err)
 		}
 		if n, _ := res.RowsAffected(); n == 0 {
-			return store.Conflict(r.ID)
+			return store.Conflict(id)
 		}
 		return nil
 	})

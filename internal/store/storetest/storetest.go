@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"UpdateVersions", testUpdateVersions},
 		{"UpdateFnError", testUpdateFnError},
 		{"UpdateMissing", testUpdateMissing},
+		{"CreateFunc", testCreateFunc},
 		{"TxReads", testTxReads},
 		{"Delete", testDelete},
 		{"DeleteCheckError", testDeleteCheckError},
@@ -1001,4 +1002,53 @@ func testDataNotAliased(t *testing.T, s store.Store) {
 	scribble(buf)
 	scribble(updated.Data)
 	checkRecord(t, "Get after the caller reused Update's buffer", mustGet(t, s, tenantA, c, "conn"), rec(tenantA, c, "conn", 2, next))
+}
+
+// testCreateFunc: CreateFunc computes the document inside the transaction,
+// seeing committed records; an error from fn stores nothing; an existing id
+// is a conflict reported without running fn.
+func testCreateFunc(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	mustCreate(t, s, tenantA, store.APIConnectors, "ref-1", counterDoc(7))
+
+	r, err := s.CreateFunc(ctx, tenantA, store.UserFlows, "B2X_1_flow", func(tx store.Tx) ([]byte, error) {
+		ref, err := tx.Get(tenantA, store.APIConnectors, "REF-1")
+		if err != nil {
+			return nil, err
+		}
+		return counterDoc(readCounter(t, ref.Data) + 1), nil
+	})
+	if err != nil {
+		t.Fatalf("CreateFunc: %v", err)
+	}
+	if r.Version != 1 || readCounter(t, r.Data) != 8 {
+		t.Fatalf("CreateFunc returned version %d data %s, want 1 and n=8", r.Version, r.Data)
+	}
+	got, err := s.Get(ctx, tenantA, store.UserFlows, "b2x_1_FLOW")
+	if err != nil || readCounter(t, got.Data) != 8 {
+		t.Fatalf("Get after CreateFunc: %v %s", err, got.Data)
+	}
+
+	sentinel := graph.Errorf(graph.KindInvalid, "reference missing")
+	_, err = s.CreateFunc(ctx, tenantA, store.UserFlows, "B2X_1_other", func(tx store.Tx) ([]byte, error) {
+		if _, err := tx.Get(tenantA, store.APIConnectors, "missing"); graph.KindOf(err) != graph.KindNotFound {
+			t.Errorf("tx.Get(missing) = %v, want not found", err)
+		}
+		return nil, sentinel
+	})
+	if err != sentinel {
+		t.Fatalf("CreateFunc with failing fn = %v, want the fn's error", err)
+	}
+	if _, err := s.Get(ctx, tenantA, store.UserFlows, "B2X_1_other"); graph.KindOf(err) != graph.KindNotFound {
+		t.Fatalf("a failed CreateFunc stored a record: %v", err)
+	}
+
+	ran := false
+	_, err = s.CreateFunc(ctx, tenantA, store.UserFlows, "B2X_1_FLOW", func(store.Tx) ([]byte, error) {
+		ran = true
+		return counterDoc(0), nil
+	})
+	if graph.KindOf(err) != graph.KindConflict || ran {
+		t.Fatalf("CreateFunc on an existing id = %v (fn ran: %v), want a conflict without running fn", err, ran)
+	}
 }
