@@ -43,6 +43,8 @@ type serverOptions struct {
 	dataDir string        // reuse a data directory (restart tests)
 	key     []byte        // secret key; a fixed test key when nil
 	logs    io.Writer     // where the server logs; Logs collects it when nil
+	cloud   graph.Cloud   // national cloud; global when empty
+	sunset  bool          // answer the deprecated identityProvider API as removed
 }
 
 var testKey = bytes.Repeat([]byte{0x42}, secret.KeySize)
@@ -76,7 +78,7 @@ func newServerWith(t testing.TB, o serverOptions) *testServer {
 	if o.logs != nil {
 		logTo = o.logs
 	}
-	api := httpapi.New(httpapi.Options{Store: st, Directory: dir, Keys: keys, Profile: o.profile,
+	api := httpapi.New(httpapi.Options{Store: st, Directory: dir, Keys: keys, Profile: o.profile, Cloud: o.cloud, SunsetDeprecated: o.sunset,
 		Logger: slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	hs := httptest.NewServer(api)
 	s := &testServer{t: t, URL: hs.URL, DataDir: o.dataDir, Store: st, Dir: dir, Keys: keys, Tenant: tenant, Logs: logs, http: hs}
@@ -129,7 +131,7 @@ func (s *testServer) mint(o directory.MintOptions) string {
 
 // adminToken may do everything in tenant.
 func (s *testServer) adminToken(tenant string) string {
-	return s.appToken(tenant, "APIConnectors.ReadWrite.All", "IdentityProvider.ReadWrite.All")
+	return s.appToken(tenant, "APIConnectors.ReadWrite.All", "IdentityProvider.ReadWrite.All", "IdentityUserFlow.ReadWrite.All")
 }
 
 // response is a finished request.

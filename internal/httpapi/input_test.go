@@ -698,7 +698,7 @@ func TestInputPaths(t *testing.T) {
 	})
 	t.Run("unknown Graph path", func(t *testing.T) {
 		inExpectRejected(t, s, get("/v1.0/users"), http.StatusNotImplemented, "NotImplemented")
-		inExpectRejected(t, s, get("/beta/identity/b2cUserFlows"), http.StatusNotImplemented, "NotImplemented")
+		inExpectRejected(t, s, get("/beta/identity/userFlowAttributes"), http.StatusNotImplemented, "NotImplemented")
 		inExpectRejected(t, s, get("/v1.0/identity/apiConnectors/"+f.connID+"/bogus"), http.StatusNotImplemented, "NotImplemented")
 	})
 	t.Run("unknown version", func(t *testing.T) {
