@@ -474,9 +474,9 @@ func (p confProvider) entity() map[string]any {
 
 // confFixture is what a vector needs to exist before its request.
 type confFixture struct {
-	path      string // the request path with fixture ids substituted
-	connector  *confConnector
-	provider   *confProvider
+	path         string // the request path with fixture ids substituted
+	connector    *confConnector
+	provider     *confProvider
 	providerID   string // a fixture of /identity/identityProviders
 	refConnector string // the connector a user-flow $ref example attaches ({id})
 }
@@ -643,7 +643,7 @@ func confProviderTemplate(pathID string, v confVector) map[string]any {
 		return map[string]any{"@odata.type": "#microsoft.graph.oidcIdentityProvider", "displayName": "Fixture OIDC",
 			"clientId": "00001111-aaaa-2222-bbbb-3333cccc4444", "issuer": "https://fixture.example.com/tenant/v2.0/",
 			"wellKnownEndpoint": "https://fixture.example.com/tenant/v2.0/.well-known/openid-configuration",
-			"responseType": "code", "scope": "openid profile",
+			"responseType":      "code", "scope": "openid profile",
 			"clientAuthentication": map[string]any{"@odata.type": "#microsoft.graph.oidcClientSecretAuthentication", "clientSecret": "fixture"},
 			"inboundClaimMapping":  map[string]any{"sub": "sub", "name": "name"}}
 	case strings.Contains(types, "microsoft.graph.openidconnectidentityprovider"):
