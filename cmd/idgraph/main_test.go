@@ -290,7 +290,7 @@ func TestServeEnvironmentFallback(t *testing.T) {
 	if !strings.Contains(out, "data directory: "+dir) {
 		t.Errorf("serve did not use IDGRAPH_DATA_DIR %s:\n%s", dir, out)
 	}
-	if !strings.Contains(out, "(profile current)") {
+	if !strings.Contains(out, "(profile current, cloud global)") {
 		t.Errorf("serve did not use IDGRAPH_PROFILE=current:\n%s", out)
 	}
 	if _, err := os.Stat(filepath.Join(dir, "idgraph.db")); err != nil {
@@ -312,6 +312,49 @@ func TestServeEnvironmentFallback(t *testing.T) {
 	}
 	if err := srv.stop(t); err != nil {
 		t.Errorf("serve returned %v, want nil", err)
+	}
+}
+
+// TestServeCloudAndSunset: --cloud decides the Graph host in responses and
+// which APIs exist; --sunset-deprecated-api removes the deprecated API; both
+// have environment fallbacks.
+func TestServeCloudAndSunset(t *testing.T) {
+	dir := t.TempDir()
+	srv := startServe(t, []string{"--addr", "127.0.0.1:0", "--data-dir", dir, "--cloud", "china", "--sunset-deprecated-api"}, nil)
+	if out := srv.stdout.String(); !strings.Contains(out, "cloud china") || !strings.Contains(out, "--sunset-deprecated-api") {
+		t.Errorf("banner does not name the cloud and the sunset:\n%s", out)
+	}
+	env := map[string]string{"IDGRAPH_DATA_DIR": dir, "IDGRAPH_ISSUER": srv.base}
+	tok := mintToken(t, env, "--roles", "APIConnectors.ReadWrite.All,IdentityProvider.ReadWrite.All")
+	r := call(t, "GET", srv.base+"/v1.0/identity/apiConnectors", tok, "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"@odata.context":"https://microsoftgraph.chinacloudapi.cn/v1.0/$metadata#identity/apiConnectors"`) {
+		t.Errorf("china cloud list: %d %s", r.status, r.body)
+	}
+	r = call(t, "GET", srv.base+"/v1.0/identityProviders", tok, "")
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), "Resource not found for the segment 'identityProviders'.") {
+		t.Errorf("sunset deprecated API: %d %s", r.status, r.body)
+	}
+	if err := srv.stop(t); err != nil {
+		t.Fatal(err)
+	}
+
+	srv = startServe(t, nil, map[string]string{"IDGRAPH_ADDR": "127.0.0.1:0", "IDGRAPH_DATA_DIR": dir, "IDGRAPH_CLOUD": "usgov"})
+	env["IDGRAPH_ISSUER"] = srv.base
+	tok = mintToken(t, env, "--roles", "APIConnectors.ReadWrite.All,IdentityProvider.ReadWrite.All")
+	r = call(t, "GET", srv.base+"/v1.0/identity/apiConnectors", tok, "")
+	if r.status != http.StatusBadRequest || !strings.Contains(string(r.body), `"code":"BadRequest"`) {
+		t.Errorf("v1.0 apiConnectors in usgov: %d %s", r.status, r.body)
+	}
+	r = call(t, "GET", srv.base+"/v1.0/identityProviders", tok, "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), `"value":[]`) {
+		t.Errorf("deprecated API in usgov: %d %s", r.status, r.body)
+	}
+	r = call(t, "GET", srv.base+"/beta/identity/apiConnectors", tok, "")
+	if r.status != http.StatusOK || !strings.Contains(string(r.body), "https://graph.microsoft.us/beta/$metadata") {
+		t.Errorf("beta apiConnectors in usgov: %d %s", r.status, r.body)
+	}
+	if _, _, err := runCmd(t, nil, "serve", "--data-dir", dir, "--cloud", "mars"); err == nil {
+		t.Error("serve accepted --cloud mars")
 	}
 }
 
