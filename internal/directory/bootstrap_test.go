@@ -4,7 +4,10 @@ import (
 	"bytes"
 	"context"
 	"path/filepath"
+	"slices"
 	"testing"
+
+	"github.com/google/uuid"
 
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/secret"
@@ -44,5 +47,62 @@ func TestBootstrapCompletesInterruptedFirstStart(t *testing.T) {
 	}
 	if len(ts) != 1 {
 		t.Errorf("%d tenants after bootstrap, want 1: %+v", len(ts), ts)
+	}
+}
+
+// Every tenant has the built-in identity providers of its kind: a new tenant
+// gets them with the tenant, and a tenant stored without them (a creation cut
+// short, or data from before they existed) gets them at the next Bootstrap,
+// once.
+func TestBuiltInProviders(t *testing.T) {
+	ctx := t.Context()
+	d, _, st := newDir(t)
+	bootstrap(t, d)
+	ids := func(tenant string) []string {
+		t.Helper()
+		ps, err := store.ListAs[graph.IdentityProvider](ctx, st, tenant, store.IdentityProviders)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var out []string
+		for _, p := range ps {
+			if p.Value.ODataType != graph.TypeBuiltInIdentityProvider {
+				t.Errorf("tenant %s holds a %s at start", tenant, p.Value.ODataType)
+			}
+			out = append(out, p.Value.ID)
+		}
+		return out
+	}
+	want := map[graph.TenantKind][]string{
+		graph.TenantB2C:       nil,
+		graph.TenantWorkforce: {"MSASignup-OAUTH"},
+		graph.TenantExternal:  {"AADSignup-OAUTH", "EmailOtpSignup-OAUTH", "EmailPassword-OAUTH"},
+	}
+	tenants := map[graph.TenantKind]string{}
+	for kind, w := range want {
+		tn, err := d.CreateTenant(ctx, graph.Tenant{ID: uuid.NewString(), DisplayName: "t", Kind: kind})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tenants[kind] = tn.ID
+		if got := ids(tn.ID); !slices.Equal(got, w) {
+			t.Errorf("new %s tenant has built-ins %v, want %v", kind, got, w)
+		}
+	}
+	// A workforce tenant stored directly, without its built-ins.
+	bare := graph.Tenant{ID: uuid.NewString(), DisplayName: "bare", Kind: graph.TenantWorkforce}
+	if _, err := store.CreateAs(ctx, st, store.Global, store.Tenants, bare.ID, bare); err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		bootstrap(t, d)
+		if got := ids(bare.ID); !slices.Equal(got, want[graph.TenantWorkforce]) {
+			t.Errorf("after Bootstrap the bare tenant has %v, want %v", got, want[graph.TenantWorkforce])
+		}
+		for kind, id := range tenants {
+			if got := ids(id); !slices.Equal(got, want[kind]) {
+				t.Errorf("after Bootstrap the %s tenant has %v, want %v", kind, got, want[kind])
+			}
+		}
 	}
 }
