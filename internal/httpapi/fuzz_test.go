@@ -66,7 +66,7 @@ func fzSetup(f *testing.F) *fzFixture {
 	f.Helper()
 	s, logs := fzNewServer(f)
 	tok, err := s.Dir.Mint(context.Background(), directory.MintOptions{Tenant: s.Tenant.ID, Issuer: s.URL, TTL: 7 * 24 * time.Hour,
-		Roles: []string{"APIConnectors.ReadWrite.All", "IdentityProvider.ReadWrite.All"}})
+		Roles: []string{"APIConnectors.ReadWrite.All", "IdentityProvider.ReadWrite.All", "IdentityUserFlow.ReadWrite.All"}})
 	if err != nil {
 		f.Fatal(err)
 	}
@@ -95,10 +95,13 @@ func fzSetup(f *testing.F) *fzFixture {
 	conn := create("/v1.0/identity/apiConnectors", fzConnectorBody())
 	fx.connID, _ = conn["id"].(string)
 	create("/v1.0/identityProviders", fzProviderBody("Amazon"))
+	create("/beta/identity/identityProviders", fzAppleBody())
+	create("/beta/identity/b2cUserFlows", map[string]any{"id": "fuzz", "userFlowType": "signUpOrSignIn", "userFlowTypeVersion": 3})
 	for _, k := range []struct {
 		c  store.Collection
 		id string
-	}{{store.APIConnectors, fx.connID}, {store.IdentityProviders, fzAmazonID}} {
+	}{{store.APIConnectors, fx.connID}, {store.IdentityProviders, fzAmazonID}, {store.IdentityProviders, graph.AppleManagedProviderID},
+		{store.UserFlows, fzFlowID}} {
 		r, err := s.Store.Get(context.Background(), s.Tenant.ID, k.c, k.id)
 		if err != nil {
 			f.Fatalf("fixture %s %s: %v", k.c, k.id, err)
@@ -125,7 +128,7 @@ func (fx *fzFixture) reset(t *testing.T) {
 	for _, r := range fx.keep {
 		kept[string(r.Collection)+"/"+store.Key(r.ID)] = r
 	}
-	for _, c := range []store.Collection{store.APIConnectors, store.IdentityProviders} {
+	for _, c := range []store.Collection{store.APIConnectors, store.IdentityProviders, store.UserFlows} {
 		rs, err := st.List(ctx, tenant, c)
 		if err != nil {
 			t.Fatal(err)
@@ -154,9 +157,10 @@ func (fx *fzFixture) reset(t *testing.T) {
 
 // --- FuzzPatchBody -----------------------------------------------------------
 
-// FuzzPatchBody sends arbitrary bytes as the JSON body of the three
-// body-reading operations: PATCH of a connector, POST of a deprecated
-// identityProvider and PATCH of the Amazon provider.
+// FuzzPatchBody sends arbitrary bytes as the JSON body of every
+// body-reading operation: PATCH of a connector, POST and PATCH of both
+// identity-provider APIs (social and Apple), POST of a user flow and the PUT
+// and POST $ref of a flow's connector step and providers.
 func FuzzPatchBody(f *testing.F) {
 	fx := fzSetup(f)
 	for _, b := range fzBodySeeds(f) {
@@ -166,6 +170,13 @@ func FuzzPatchBody(f *testing.F) {
 		{"PATCH", "/v1.0/identity/apiConnectors/" + fx.connID},
 		{"POST", "/v1.0/identityProviders"},
 		{"PATCH", "/v1.0/identityProviders/" + fzAmazonID},
+		{"POST", "/beta/identityProviders"},
+		{"POST", "/beta/identity/identityProviders"},
+		{"PATCH", "/v1.0/identity/identityProviders/" + fzAmazonID},
+		{"PATCH", "/beta/identity/identityProviders/" + graph.AppleManagedProviderID},
+		{"POST", "/beta/identity/b2cUserFlows"},
+		{"PUT", "/beta/identity/b2cUserFlows/" + fzFlowID + "/apiConnectorConfiguration/postFederationSignup/$ref"},
+		{"POST", "/beta/identity/b2cUserFlows/" + fzFlowID + "/identityProviders/$ref"},
 	}
 	f.Fuzz(func(t *testing.T, body []byte) {
 		s := fx.bind(t)
@@ -185,6 +196,14 @@ func fzConnectorBody() map[string]any {
 		"authenticationConfiguration": map[string]any{
 			"@odata.type": "#microsoft.graph.basicAuthentication", "username": "user", "password": "s3cret-pw"},
 	}
+}
+
+// fzFlowID is the fixture's B2C user flow.
+const fzFlowID = "B2C_1_fuzz"
+
+func fzAppleBody() map[string]any {
+	return map[string]any{"@odata.type": "#microsoft.graph.appleManagedIdentityProvider", "displayName": "Sign in with Apple",
+		"developerId": "DEV123", "serviceId": "com.example.app", "keyId": "KEY123", "certificateData": "apple-key"}
 }
 
 func fzProviderBody(typ string) map[string]any {
@@ -233,6 +252,21 @@ func fzBodySeeds(f *testing.F) [][]byte {
 		`{}`,
 		string(vector.Request.Body), // the classic example
 		js(fzConnectorBody()),
+		js(fzAppleBody()),
+		`{"@odata.type":"#microsoft.graph.socialIdentityProvider","displayName":"G","identityProviderType":"Google","clientId":"c","clientSecret":"s"}`,
+		`{"@odata.type":"microsoft.graph.openIdConnectIdentityProvider","displayName":"Contoso","clientId":"c","clientSecret":"s",` +
+			`"claimsMapping":{"userId":"sub","displayName":"name"},"metadataUrl":"https://idp.example.com/.well-known/openid-configuration",` +
+			`"responseMode":"form_post","responseType":"code","scope":"openid"}`,
+		`{"name":"OIDC","type":"OpenIDConnect","clientId":"c","clientSecret":"s","claimsMapping":{"userId":"sub","displayName":"name"},` +
+			`"metadataUrl":"https://idp.example.com/.well-known/openid-configuration","responseMode":"query","responseType":"id_token","scope":"openid"}`,
+		`{"@odata.type":"#microsoft.graph.socialIdentityProvider","displayName":"Apple"}`,
+		`{"id":"Partner","userFlowType":"signUpOrSignIn","userFlowTypeVersion":1,"isLanguageCustomizationEnabled":true,"defaultLanguageTag":"fr"}`,
+		`{"id":"p2","userFlowType":"signIn","userFlowTypeVersion":2,"identityProviders":[{"id":"Amazon-OAUTH"}],` +
+			`"apiConnectorConfiguration":{"postFederationSignup":{"@odata.id":"x"}}}`,
+		`{"@odata.id":"https://graph.microsoft.com/beta/identity/apiConnectors/00000000-0000-0000-0000-000000000000"}`,
+		`{"@odata.id":"https://graph.microsoft.com/beta/identityProviders/Amazon-OAUTH"}`,
+		`{"@odata.id":"/beta/identity/identityProviders/Apple-Managed-OIDC"}`,
+		`{"userFlowTypeVersion":1e400}`,
 		`{"displayName":"Renamed","targetUrl":"https://api.example.com/other"}`,
 		`{"authenticationConfiguration":{"@odata.type":"#microsoft.graph.basicAuthentication","username":"u2"}}`,
 		`{"authenticationConfiguration":{"@odata.type":"#microsoft.graph.basicAuthentication","password":"new-pw"}}`,
