@@ -375,7 +375,9 @@ func (p *IdentityProvider) validateOIDC() error {
 	case a == nil:
 		return Errorf(KindInvalid, "clientAuthentication is required.")
 	case a.Type == OIDCClientSecret:
-		return requireSecret("clientAuthentication.clientSecret", a.ClientSecret)
+		if err := requireSecret("clientAuthentication.clientSecret", a.ClientSecret); err != nil {
+			return err
+		}
 	case a.Type == OIDCPrivateJWTKey:
 	default:
 		return Errorf(KindInvalid, "clientAuthentication must be an oidcClientSecretAuthentication or an oidcPrivateJwtKeyClientAuthentication.")
