@@ -323,8 +323,15 @@ func (s *Server) handleUpdateAPIConnector(w http.ResponseWriter, r *http.Request
 
 func (s *Server) handleDeleteAPIConnector(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
-	err := s.store.Delete(r.Context(), rc.tenant.ID, store.APIConnectors, rc.id, func(_ store.Tx, cur store.Record) error {
-		return checkIfMatch(r, cur.Version)
+	err := s.store.Delete(r.Context(), rc.tenant.ID, store.APIConnectors, rc.id, func(tx store.Tx, cur store.Record) error {
+		if err := checkIfMatch(r, cur.Version); err != nil {
+			return err
+		}
+		// A user flow step that calls the connector would dangle.
+		return checkUnreferenced(tx, rc.tenant.ID, func(f *graph.UserFlow) (string, bool) {
+			step, ok := f.UsesConnector(cur.ID)
+			return "calls it at " + step, ok
+		}, "API connector", cur.ID)
 	})
 	if err != nil {
 		s.writeError(w, r, err)

@@ -71,6 +71,15 @@ func decodeProvider(o object, typ string, kind graph.TenantKind, v graph.View, s
 		d.str("developerId", func(p *graph.IdentityProvider, s string) { p.DeveloperID = s })
 		d.str("serviceId", func(p *graph.IdentityProvider, s string) { p.ServiceID = s })
 		d.str("keyId", func(p *graph.IdentityProvider, s string) { p.KeyID = s })
+		// certificateData is required on create but "can be null"; the docs'
+		// create example sends the mask, which stores nothing.
+		if stored == nil && !d.o.has("certificateData") {
+			d.fail(graph.Errorf(graph.KindInvalid, "certificateData is required: the Apple private key (.p8 contents), or null."))
+		}
+		if raw, ok := d.o.m["certificateData"]; ok && strings.TrimSpace(string(raw)) == "null" {
+			delete(d.o.m, "certificateData")
+			b.edit(func(p *graph.IdentityProvider) error { p.CertificateData = nil; return nil })
+		}
 		d.secret("certificateData")
 	case graph.TypeOpenIDConnectIdentityProvider:
 		if v == graph.ViewDeprecated {

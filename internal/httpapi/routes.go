@@ -128,3 +128,31 @@ func (r *route) matchPath(segs []segment) (params []string, ok bool) {
 	}
 	return params, true
 }
+
+// pathFamily finds the API family a path lies in from its leading segments,
+// for paths no route matches: below an API the cloud or the sunset removes,
+// Graph names the missing segment rather than the unknown one further down.
+func pathFamily(segs []segment) (family, bool) {
+	lit := func(i int, name string) bool { return len(segs) > i && matchLiteral(segs[i], name) }
+	switch {
+	case lit(0, "identityProviders"):
+		return famDeprecated, true
+	case !lit(0, "identity"):
+		return 0, false
+	case lit(1, "apiConnectors"):
+		return famConnectors, true
+	case lit(1, "identityProviders"):
+		return famProviders, true
+	case lit(1, "b2xUserFlows"):
+		if lit(3, "identityProviders") {
+			return famB2XFlowProviders, true
+		}
+		return famB2XFlows, true
+	case lit(1, "b2cUserFlows"):
+		if lit(3, "identityProviders") {
+			return famB2CFlowProviders, true
+		}
+		return famB2CFlows, true
+	}
+	return 0, false
+}

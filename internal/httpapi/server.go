@@ -165,6 +165,12 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 			s.writeError(w, r, graph.Errorf(graph.KindMethodNotAllowed, "Specified HTTP method '%s' is not allowed for the request uri.", r.Method))
 			return
 		}
+		if fam, ok := pathFamily(segs); ok {
+			if seg, ok := s.available(fam, rc.version); !ok {
+				s.writeError(w, r, noSegment(seg))
+				return
+			}
+		}
 		s.writeError(w, r, graph.Errorf(graph.KindNotImplemented,
 			"'%s' is not part of the identity-configuration API this server implements.", r.URL.Path))
 		return
@@ -240,9 +246,6 @@ func customRoles(t graph.Tenant) auth.CustomRoles {
 // deprecated identityProvider API is gone (decision D5).
 func (s *Server) available(f family, version string) (segment string, ok bool) {
 	beta := version == "beta"
-	if s.sunset && f.deprecated() {
-		return "identityProviders", false
-	}
 	switch f {
 	case famB2CFlows, famB2CFlowProviders:
 		if !beta {
@@ -260,6 +263,9 @@ func (s *Server) available(f family, version string) (segment string, ok bool) {
 		if !beta && s.cloud.USGov() {
 			return "b2xUserFlows", false
 		}
+	}
+	if s.sunset && f.deprecated() {
+		return "identityProviders", false
 	}
 	return "", true
 }
