@@ -246,7 +246,7 @@ func (s *testServer) snapshot() map[string]string {
 		s.t.Fatal(err)
 	}
 	for _, t := range ts {
-		for _, c := range []store.Collection{store.APIConnectors, store.IdentityProviders} {
+		for _, c := range []store.Collection{store.APIConnectors, store.IdentityProviders, store.UserFlows, store.Apps, store.Users} {
 			add(t.ID, c)
 		}
 	}

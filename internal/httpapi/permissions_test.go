@@ -2,12 +2,15 @@ package httpapi_test
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"maps"
 	"net/http"
+	"net/url"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/google/uuid"
@@ -43,6 +46,12 @@ const (
 	permCustomUserFlowRole = "0b5c7f54-4a5e-4c1b-9b3e-5d1a2a6f0c02"
 
 	permAmazonID = "Amazon-OAUTH"
+	permGoogleID = "Google-OAUTH" // in both tenants: the provider the matrix's user flows offer or not
+
+	// The tenants of the matrix: the server's default (b2c) and a workforce
+	// tenant for b2xUserFlows, with the same custom roles.
+	permB2C       = ""
+	permWorkforce = "workforce"
 )
 
 // permCustomRoleActions is what the test's custom roles grant, as the oracle sees it.
@@ -54,15 +63,26 @@ var permCustomRoleActions = map[string][]string{
 // permOp is one operation of the slice.
 type permOp struct {
 	name     string // as in the t.Run name
-	resource string // "apiConnectors" or "identityProviders"
-	write    bool
-	method   string
-	path     func(id string) string // relative to the version root
-	fixture  string                 // "", "connector", "provider" (Amazon exists), "noProvider" (Amazon absent)
+	resource string // "apiConnectors", "identityProviders" or "userFlows"
+	// write: the operation needs the ReadWrite permission. For user flows
+	// that includes reading the API-connector configuration and the flow's
+	// identity providers (§2.2, §2.5: no Read.All is listed for them).
+	write  bool
+	method string
+	path   func(id string) string // relative to the version root
+	// fixture: "", "connector", "provider" (Amazon exists), "noProvider"
+	// (Amazon absent), "flow" (the matrix's flow exists and calls its
+	// tenant's flow connector at postFederationSignup), "flowIdP" (... and
+	// offers Google-OAUTH), "flowNoIdP" (... and does not), "noFlow" (the
+	// flow does not exist).
+	fixture  string
+	flows    string // user flows: the collection, "b2xUserFlows" or "b2cUserFlows"
+	tenant   string // permB2C or permWorkforce: the tenant the caller belongs to
+	betaOnly bool   // the operation exists in beta only
 	body     func(e *permEnv) any
 }
 
-var permOps = []permOp{
+var permOps = slices.Concat([]permOp{
 	{name: "apiConnectors.list", resource: "apiConnectors", method: "GET",
 		path: func(string) string { return "/identity/apiConnectors" }},
 	{name: "apiConnectors.create", resource: "apiConnectors", write: true, method: "POST",
@@ -91,6 +111,94 @@ var permOps = []permOp{
 		path: func(id string) string { return "/identityProviders/" + id }},
 	{name: "identityProviders.availableProviderTypes", resource: "identityProviders", method: "GET",
 		path: func(string) string { return "/identityProviders/availableProviderTypes" }},
+
+	// The current identity-provider API: the same stored objects as the
+	// deprecated one, the same rules (§2.3).
+	{name: "identity.identityProviders.list", resource: "identityProviders", method: "GET",
+		path: func(string) string { return "/identity/identityProviders" }},
+	{name: "identity.identityProviders.create", resource: "identityProviders", write: true, method: "POST", fixture: "noProvider",
+		path: func(string) string { return "/identity/identityProviders" }, body: func(*permEnv) any { return permNewProviderBody() }},
+	{name: "identity.identityProviders.get", resource: "identityProviders", method: "GET", fixture: "provider",
+		path: func(id string) string { return "/identity/identityProviders/" + id }},
+	{name: "identity.identityProviders.update", resource: "identityProviders", write: true, method: "PATCH", fixture: "provider",
+		path: func(id string) string { return "/identity/identityProviders/" + id },
+		body: func(*permEnv) any {
+			return map[string]any{"@odata.type": "#microsoft.graph.socialIdentityProvider", "clientSecret": "2222222222222"}
+		}},
+	{name: "identity.identityProviders.delete", resource: "identityProviders", write: true, method: "DELETE", fixture: "provider",
+		path: func(id string) string { return "/identity/identityProviders/" + id }},
+	{name: "identity.identityProviders.availableProviderTypes", resource: "identityProviders", method: "GET",
+		path: func(string) string { return "/identity/identityProviders/availableProviderTypes" }},
+},
+	// User flows (§2.2, §2.5, D2): b2xUserFlows in a workforce tenant, in
+	// both versions; b2cUserFlows in the B2C tenant, beta only.
+	permFlowOps("b2xUserFlows", permWorkforce, false),
+	permFlowOps("b2cUserFlows", permB2C, true),
+)
+
+// permFlowOps are the operations of one user-flow collection.
+func permFlowOps(coll, tenant string, betaOnly bool) []permOp {
+	base := "/identity/" + coll
+	op := func(name string, write bool, method, fixture string, path func(id string) string, body func(e *permEnv) any) permOp {
+		return permOp{name: coll + "." + name, resource: "userFlows", write: write, method: method, path: path, fixture: fixture,
+			flows: coll, tenant: tenant, betaOnly: betaOnly, body: body}
+	}
+	return []permOp{
+		op("list", false, "GET", "", func(string) string { return base }, nil),
+		op("create", true, "POST", "noFlow", func(string) string { return base },
+			func(e *permEnv) any { return e.flowBody(coll, tenant) }),
+		op("get", false, "GET", "flow", func(id string) string { return base + "/" + id }, nil),
+		op("delete", true, "DELETE", "flow", func(id string) string { return base + "/" + id }, nil),
+		op("apiConnectorConfiguration.get", true, "GET", "flow",
+			func(id string) string {
+				return base + "/" + id + "/apiConnectorConfiguration?$expand=postFederationSignup"
+			}, nil),
+		op("apiConnectorConfiguration.step.get", true, "GET", "flow",
+			func(id string) string { return base + "/" + id + "/apiConnectorConfiguration/postFederationSignup" }, nil),
+		op("apiConnectorConfiguration.putRef", true, "PUT", "flow",
+			func(id string) string {
+				return base + "/" + id + "/apiConnectorConfiguration/postFederationSignup/$ref"
+			},
+			func(e *permEnv) any {
+				return map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/identity/apiConnectors/" + e.flowConn[tenant]}
+			}),
+		op("identityProviders.list", true, "GET", "flowIdP", func(id string) string { return base + "/" + id + "/identityProviders" }, nil),
+		op("identityProviders.addRef", true, "POST", "flowNoIdP",
+			func(id string) string { return base + "/" + id + "/identityProviders/$ref" },
+			func(*permEnv) any {
+				return map[string]any{"@odata.id": "https://graph.microsoft.com/v1.0/identityProviders/" + permGoogleID}
+			}),
+		op("identityProviders.removeRef", true, "DELETE", "flowIdP",
+			func(id string) string { return base + "/" + id + "/identityProviders/" + permGoogleID + "/$ref" }, nil),
+	}
+}
+
+// permFlowName is the name of the matrix's user flow (without the prefix).
+const permFlowName = "PermissionMatrix"
+
+// permFlowID is the id of the matrix's flow in a collection.
+func permFlowID(coll string) string {
+	if coll == "b2cUserFlows" {
+		return "B2C_1_" + permFlowName
+	}
+	return "B2X_1_" + permFlowName
+}
+
+// flowBody creates the matrix's flow; it calls the tenant's flow connector
+// after federation.
+func (e *permEnv) flowBody(coll, tenant string) map[string]any {
+	version := 1
+	if coll == "b2cUserFlows" {
+		version = 3
+	}
+	return map[string]any{"id": permFlowName, "userFlowType": "signUpOrSignIn", "userFlowTypeVersion": version,
+		"apiConnectorConfiguration": map[string]any{
+			"postFederationSignup": map[string]any{"@odata.id": "https://graph.microsoft.com/beta/identity/apiConnectors/" + e.flowConn[tenant]}}}
+}
+
+func permNewProviderBody() map[string]any {
+	return map[string]any{"@odata.type": "#microsoft.graph.socialIdentityProvider", "displayName": "Login with Amazon",
+		"identityProviderType": "Amazon", "clientId": "56433757-cadd-4135-8431-2c9e3fd68ae8", "clientSecret": "000000000000"}
 }
 
 func permConnectorBody() map[string]any {
@@ -109,18 +217,24 @@ func permProviderBody() map[string]any {
 
 // permSuccessStatus is the status an allowed call answers with (spec §2.1, §2.4, D1).
 func permSuccessStatus(profile graph.Profile, op permOp) int {
-	switch op.name {
-	case "apiConnectors.create", "identityProviders.create":
+	name := op.name
+	if op.resource == "userFlows" {
+		name = strings.TrimPrefix(name, op.flows+".")
+	}
+	switch name {
+	case "apiConnectors.create", "identityProviders.create", "identity.identityProviders.create", "create":
 		return http.StatusCreated
 	case "apiConnectors.update":
 		if profile == graph.ProfileClassic {
 			return http.StatusOK
 		}
 		return http.StatusNoContent
-	case "identityProviders.update", "apiConnectors.delete", "identityProviders.delete":
+	case "identityProviders.update", "apiConnectors.delete", "identityProviders.delete",
+		"identity.identityProviders.update", "identity.identityProviders.delete",
+		"delete", "apiConnectorConfiguration.putRef", "identityProviders.addRef", "identityProviders.removeRef":
 		return http.StatusNoContent
 	}
-	return http.StatusOK // list, get, uploadClientCertificate, availableProviderTypes
+	return http.StatusOK // list, get, uploadClientCertificate, availableProviderTypes, apiConnectorConfiguration
 }
 
 // permPrincipal is one kind of caller.
@@ -164,6 +278,20 @@ func permOracle(profile graph.Profile, op permOp, p permPrincipal) bool {
 			roles = []string{permWidGlobalAdmin, permWidIdentityProviderAdmin, permWidUserFlowAdmin}
 		}
 		action = permActIdentityProviders
+	case "userFlows":
+		// §2.2, §2.5: a flow's API-connector configuration and identity
+		// providers need IdentityUserFlow.ReadWrite.All even to read; listing
+		// and reading flows also accept IdentityUserFlow.Read.All. Creating
+		// and deleting flows need ReadWrite.All. D2: GA or External ID User
+		// Flow Administrator, or a custom role with the b2cUserFlow action.
+		// The same in both profiles (D1 changes API connectors only).
+		if op.write {
+			perms = []string{permIdentityUserFlowWrite}
+		} else {
+			perms = []string{permIdentityUserFlowRead, permIdentityUserFlowWrite}
+		}
+		roles = []string{permWidGlobalAdmin, permWidUserFlowAdmin}
+		action = permActB2CUserFlow
 	default:
 		panic("unknown resource " + op.resource)
 	}
@@ -236,46 +364,85 @@ func permPrincipals() []permPrincipal {
 	return out
 }
 
-// permEnv is one server of the matrix and the fixtures in its tenant.
+// permEnv is one server of the matrix and the fixtures in its tenants.
 type permEnv struct {
 	t         *testing.T
 	s         *testServer
 	profile   graph.Profile
-	tenant    string
-	admin     string
+	tenant    string            // the B2C tenant (the server's default)
+	admin     string            // may do everything in the B2C tenant
+	tenants   map[string]string // permB2C, permWorkforce → tenant id
+	admins    map[string]string // permB2C, permWorkforce → admin token
 	pfx       certtest.PFX
-	tokens    map[string]string // principal name → token
-	shared    string            // a connector denied cells point at
-	amazon    bool              // the tenant has Amazon-OAUTH
+	tokens    map[string]map[string]string // tenant key → principal name → token
+	shared    string                       // a connector denied cells point at
+	amazon    bool                         // the B2C tenant has Amazon-OAUTH
 	connCount int
+	flowConn  map[string]string         // tenant key → the connector the matrix's flows call
+	flows     map[string]*permFlowState // collection → the matrix's flow
+	// snap is the store as the last denied cell left it; nil once a fixture
+	// or an allowed cell may have written since.
+	snap map[string]string
+}
+
+// fixture sends a request of the matrix's own (fixtures, resync).
+func (e *permEnv) fixture(req request) response {
+	e.snap = nil
+	return e.s.do(req)
+}
+
+// permFlowState is what the matrix knows of its flow in one collection.
+type permFlowState struct {
+	exists bool
+	google bool // the flow offers Google-OAUTH
 }
 
 func newPermEnv(t *testing.T, profile graph.Profile, principals []permPrincipal) *permEnv {
 	s := newServerWith(t, serverOptions{profile: profile})
-	e := &permEnv{t: t, s: s, profile: profile, tenant: s.Tenant.ID, admin: s.adminToken(s.Tenant.ID), tokens: map[string]string{}}
+	e := &permEnv{t: t, s: s, profile: profile, tenant: s.Tenant.ID, admin: s.adminToken(s.Tenant.ID),
+		tenants: map[string]string{permB2C: s.Tenant.ID}, tokens: map[string]map[string]string{},
+		flowConn: map[string]string{}, flows: map[string]*permFlowState{"b2xUserFlows": {}, "b2cUserFlows": {}}}
+	e.tenants[permWorkforce] = s.newTenant(graph.TenantWorkforce, "").ID
+	e.admins = map[string]string{permB2C: e.admin, permWorkforce: s.adminToken(e.tenants[permWorkforce])}
 	var err error
 	if e.pfx, err = certtest.Valid("permission-matrix", "pfx-pass"); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := s.Dir.UpdateTenant(context.Background(), e.tenant, func(tn *graph.Tenant) error {
-		tn.CustomRoles = append(tn.CustomRoles,
-			graph.CustomRole{ID: permCustomIdPRole, DisplayName: "Custom identity provider admin", Permissions: []string{permActIdentityProviders}},
-			graph.CustomRole{ID: permCustomUserFlowRole, DisplayName: "Custom user flow admin", Permissions: []string{permActB2CUserFlow}})
-		return nil
-	}); err != nil {
-		t.Fatal(err)
-	}
-	for _, p := range principals {
-		o := directory.MintOptions{Tenant: e.tenant, WIDs: p.wids}
-		if p.personal {
-			o.Tenant = permPersonalTenant
+	for key, tenant := range e.tenants {
+		if _, err := s.Dir.UpdateTenant(context.Background(), tenant, func(tn *graph.Tenant) error {
+			tn.CustomRoles = append(tn.CustomRoles,
+				graph.CustomRole{ID: permCustomIdPRole, DisplayName: "Custom identity provider admin", Permissions: []string{permActIdentityProviders}},
+				graph.CustomRole{ID: permCustomUserFlowRole, DisplayName: "Custom user flow admin", Permissions: []string{permActB2CUserFlow}})
+			return nil
+		}); err != nil {
+			t.Fatal(err)
 		}
-		if p.delegated {
-			o.Scopes = p.perms
-		} else {
-			o.Roles = p.perms
+		e.tokens[key] = map[string]string{}
+		for _, p := range principals {
+			o := directory.MintOptions{Tenant: tenant, WIDs: p.wids}
+			if p.personal {
+				o.Tenant = permPersonalTenant
+			}
+			if p.delegated {
+				o.Scopes = p.perms
+			} else {
+				o.Roles = p.perms
+			}
+			e.tokens[key][p.name] = s.mint(o)
 		}
-		e.tokens[p.name] = s.mint(o)
+		// Google-OAUTH, which the flows offer or not, and the connector
+		// they call: neither is touched by any cell.
+		r := s.do(request{Method: "POST", Path: "/v1.0/identityProviders", Token: e.admins[key],
+			Body: map[string]any{"name": "Login with Google", "type": "Google",
+				"clientId": "93c6b33f-8fb4-4ab2-a9a8-9a6ddd5b0c3a", "clientSecret": "google-secret-0000"}})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("fixture: create Google-OAUTH in %s tenant: %d %s", key, r.Status, r.Body)
+		}
+		r = s.do(request{Method: "POST", Path: "/v1.0/identity/apiConnectors", Token: e.admins[key], Body: permConnectorBody()})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("fixture: create flow connector in %s tenant: %d %s", key, r.Status, r.Body)
+		}
+		e.flowConn[key] = r.JSON(t)["id"].(string)
 	}
 	e.shared = e.newConnector(t)
 	return e
@@ -284,7 +451,7 @@ func newPermEnv(t *testing.T, profile graph.Profile, principals []permPrincipal)
 // newConnector creates a connector with the admin token.
 func (e *permEnv) newConnector(t *testing.T) string {
 	t.Helper()
-	r := e.s.do(request{Method: "POST", Path: "/v1.0/identity/apiConnectors", Token: e.admin, Body: permConnectorBody()})
+	r := e.fixture(request{Method: "POST", Path: "/v1.0/identity/apiConnectors", Token: e.admin, Body: permConnectorBody()})
 	if r.Status != http.StatusCreated {
 		t.Fatalf("fixture: create connector: %d %s", r.Status, r.Body)
 	}
@@ -299,12 +466,12 @@ func (e *permEnv) setAmazon(t *testing.T, want bool) {
 		return
 	}
 	if want {
-		r := e.s.do(request{Method: "POST", Path: "/v1.0/identityProviders", Token: e.admin, Body: permProviderBody()})
+		r := e.fixture(request{Method: "POST", Path: "/v1.0/identityProviders", Token: e.admin, Body: permProviderBody()})
 		if r.Status != http.StatusCreated {
 			t.Fatalf("fixture: create provider: %d %s", r.Status, r.Body)
 		}
 	} else {
-		r := e.s.do(request{Method: "DELETE", Path: "/v1.0/identityProviders/" + permAmazonID, Token: e.admin})
+		r := e.fixture(request{Method: "DELETE", Path: "/v1.0/identityProviders/" + permAmazonID, Token: e.admin})
 		if r.Status != http.StatusNoContent {
 			t.Fatalf("fixture: delete provider: %d %s", r.Status, r.Body)
 		}
@@ -312,15 +479,208 @@ func (e *permEnv) setAmazon(t *testing.T, want bool) {
 	e.amazon = want
 }
 
+// permFlowTenant is the tenant key of a flow collection.
+func permFlowTenant(coll string) string {
+	if coll == "b2xUserFlows" {
+		return permWorkforce
+	}
+	return permB2C
+}
+
+// setFlow makes the matrix's flow in coll exist (or not). A new flow offers
+// no identity provider.
+func (e *permEnv) setFlow(t *testing.T, coll string, want bool) {
+	t.Helper()
+	st := e.flows[coll]
+	if st.exists == want {
+		return
+	}
+	key := permFlowTenant(coll)
+	base := "/beta/identity/" + coll
+	if want {
+		r := e.fixture(request{Method: "POST", Path: base, Token: e.admins[key], Body: e.flowBody(coll, key)})
+		if r.Status != http.StatusCreated {
+			t.Fatalf("fixture: create %s flow: %d %s", coll, r.Status, r.Body)
+		}
+	} else {
+		r := e.fixture(request{Method: "DELETE", Path: base + "/" + permFlowID(coll), Token: e.admins[key]})
+		if r.Status != http.StatusNoContent {
+			t.Fatalf("fixture: delete %s flow: %d %s", coll, r.Status, r.Body)
+		}
+	}
+	st.exists, st.google = want, false
+}
+
+// setFlowGoogle makes the matrix's flow in coll exist and offer
+// Google-OAUTH (or not).
+func (e *permEnv) setFlowGoogle(t *testing.T, coll string, want bool) {
+	t.Helper()
+	e.setFlow(t, coll, true)
+	st := e.flows[coll]
+	if st.google == want {
+		return
+	}
+	key := permFlowTenant(coll)
+	base := "/beta/identity/" + coll + "/" + permFlowID(coll) + "/identityProviders"
+	if want {
+		r := e.fixture(request{Method: "POST", Path: base + "/$ref", Token: e.admins[key],
+			Body: map[string]any{"@odata.id": "https://graph.microsoft.com/beta/identityProviders/" + permGoogleID}})
+		if r.Status != http.StatusNoContent {
+			t.Fatalf("fixture: add Google-OAUTH to the %s flow: %d %s", coll, r.Status, r.Body)
+		}
+	} else {
+		r := e.fixture(request{Method: "DELETE", Path: base + "/" + permGoogleID + "/$ref", Token: e.admins[key]})
+		if r.Status != http.StatusNoContent {
+			t.Fatalf("fixture: remove Google-OAUTH from the %s flow: %d %s", coll, r.Status, r.Body)
+		}
+	}
+	st.google = want
+}
+
 // resync relearns the fixtures' state after a call did what it should not have.
 func (e *permEnv) resync(t *testing.T) {
 	t.Helper()
-	r := e.s.do(request{Method: "GET", Path: "/v1.0/identityProviders/" + permAmazonID, Token: e.admin})
+	r := e.fixture(request{Method: "GET", Path: "/v1.0/identityProviders/" + permAmazonID, Token: e.admin})
 	e.amazon = r.Status == http.StatusOK
-	r = e.s.do(request{Method: "GET", Path: "/v1.0/identity/apiConnectors/" + e.shared, Token: e.admin})
+	r = e.fixture(request{Method: "GET", Path: "/v1.0/identity/apiConnectors/" + e.shared, Token: e.admin})
 	if r.Status != http.StatusOK {
 		e.shared = e.newConnector(t)
 	}
+	for coll, st := range e.flows {
+		key := permFlowTenant(coll)
+		base := "/beta/identity/" + coll + "/" + permFlowID(coll)
+		r := e.fixture(request{Method: "GET", Path: base, Token: e.admins[key]})
+		st.exists, st.google = r.Status == http.StatusOK, false
+		if !st.exists {
+			continue
+		}
+		r = e.fixture(request{Method: "GET", Path: base + "/identityProviders", Token: e.admins[key]})
+		st.google = strings.Contains(string(r.Body), `"`+permGoogleID+`"`)
+		// A call that should have failed may have detached the connector.
+		r = e.fixture(request{Method: "PUT", Path: base + "/apiConnectorConfiguration/postFederationSignup/$ref", Token: e.admins[key],
+			Body: map[string]any{"@odata.id": e.flowConn[key]}})
+		if r.Status != http.StatusNoContent {
+			t.Errorf("resync: reattach the %s flow's connector: %d %s", coll, r.Status, r.Body)
+		}
+	}
+}
+
+// permFullSnapshot returns every row of every table of the server's
+// database, keyed by table and the row's short columns: equal snapshots mean
+// nothing at all was written. It reads the database file directly (one
+// query per table), which is both stricter and much cheaper than reading
+// each collection of each tenant through the store.
+func permFullSnapshot(s *testServer) map[string]string {
+	s.t.Helper()
+	sdb := permSnapshotDB(s)
+	ctx := context.Background()
+	tx, err := sdb.db.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	defer tx.Rollback()
+	out := map[string]string{}
+	for i, table := range sdb.tables {
+		rows, err := tx.StmtContext(ctx, sdb.stmts[i]).QueryContext(ctx)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		cols, err := rows.Columns()
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		vals := make([]any, len(cols))
+		ptrs := make([]any, len(cols))
+		for i := range vals {
+			ptrs[i] = &vals[i]
+		}
+		for rows.Next() {
+			if err := rows.Scan(ptrs...); err != nil {
+				s.t.Fatal(err)
+			}
+			key, full := []string{table}, make([]string, len(cols))
+			for i, v := range vals {
+				switch x := v.(type) {
+				case []byte:
+					full[i] = string(x)
+				case string:
+					full[i] = x
+				default:
+					full[i] = fmt.Sprint(x)
+				}
+				if len(full[i]) <= 64 {
+					key = append(key, cols[i]+"="+full[i])
+				}
+			}
+			out[strings.Join(key, " ")] = strings.Join(full, "|")
+		}
+		if err := rows.Close(); err != nil {
+			s.t.Fatal(err)
+		}
+	}
+	return out
+}
+
+// permSnapshotConn is a connection pool of the test's own on a server's
+// database file, with a prepared SELECT for each table. The schema is the
+// migrations' and does not change while the server runs.
+type permSnapshotConn struct {
+	db     *sql.DB
+	tables []string
+	stmts  []*sql.Stmt
+}
+
+var (
+	permSnapshotMu  sync.Mutex
+	permSnapshotDBs = map[*testServer]*permSnapshotConn{}
+)
+
+func permSnapshotDB(s *testServer) *permSnapshotConn {
+	s.t.Helper()
+	permSnapshotMu.Lock()
+	defer permSnapshotMu.Unlock()
+	if c := permSnapshotDBs[s]; c != nil {
+		return c
+	}
+	q := url.Values{}
+	q.Add("_pragma", "busy_timeout(10000)")
+	db, err := sql.Open("sqlite", "file:"+(&url.URL{Path: s.Store.Path()}).EscapedPath()+"?"+q.Encode())
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	c := &permSnapshotConn{db: db}
+	s.t.Cleanup(func() {
+		permSnapshotMu.Lock()
+		delete(permSnapshotDBs, s)
+		permSnapshotMu.Unlock()
+		db.Close()
+	})
+	rows, err := db.Query("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+	if err != nil {
+		s.t.Fatal(err)
+	}
+	for rows.Next() {
+		var name string
+		if err := rows.Scan(&name); err != nil {
+			s.t.Fatal(err)
+		}
+		c.tables = append(c.tables, name)
+	}
+	if err := rows.Close(); err != nil {
+		s.t.Fatal(err)
+	}
+	if len(c.tables) == 0 {
+		s.t.Fatal("snapshot: the database has no tables")
+	}
+	for _, table := range c.tables {
+		st, err := db.Prepare(`SELECT * FROM "` + strings.ReplaceAll(table, `"`, `""`) + `"`)
+		if err != nil {
+			s.t.Fatal(err)
+		}
+		c.stmts = append(c.stmts, st)
+	}
+	permSnapshotDBs[s] = c
+	return c
 }
 
 // cell runs one operation as one principal and checks the oracle's answer.
@@ -339,15 +699,26 @@ func (e *permEnv) cell(t *testing.T, version string, op permOp, p permPrincipal)
 		id = permAmazonID
 	case "noProvider":
 		e.setAmazon(t, false)
+	case "flow":
+		e.setFlow(t, op.flows, true)
+		id = permFlowID(op.flows)
+	case "flowIdP", "flowNoIdP":
+		e.setFlowGoogle(t, op.flows, op.fixture == "flowIdP")
+		id = permFlowID(op.flows)
+	case "noFlow":
+		e.setFlow(t, op.flows, false)
 	}
-	req := request{Method: op.method, Path: "/" + version + op.path(id), Token: e.tokens[p.name]}
+	req := request{Method: op.method, Path: "/" + version + op.path(id), Token: e.tokens[op.tenant][p.name]}
 	if op.body != nil {
 		req.Body = op.body(e)
 	}
 	var before map[string]string
 	if !allowed {
-		before = e.s.snapshot()
+		if before = e.snap; before == nil {
+			before = permFullSnapshot(e.s)
+		}
 	}
+	e.snap = nil
 	r := e.s.do(req)
 
 	want := http.StatusForbidden
@@ -357,17 +728,37 @@ func (e *permEnv) cell(t *testing.T, version string, op permOp, p permPrincipal)
 	if r.Status != want {
 		defer e.resync(t)
 	} else if allowed {
-		switch op.name {
-		case "identityProviders.create":
+		switch strings.TrimPrefix(op.name, op.flows+".") {
+		case "identityProviders.create", "identity.identityProviders.create":
 			e.amazon = true
-		case "identityProviders.delete":
+		case "identityProviders.delete", "identity.identityProviders.delete":
 			e.amazon = false
+		}
+		if st := e.flows[op.flows]; st != nil {
+			switch strings.TrimPrefix(op.name, op.flows+".") {
+			case "create":
+				st.exists, st.google = true, false
+			case "delete":
+				st.exists, st.google = false, false
+			case "identityProviders.addRef":
+				st.google = true
+			case "identityProviders.removeRef":
+				st.google = false
+			}
 		}
 	}
 
+	if op.fixture == "connector" && allowed && op.method != "DELETE" {
+		// Keep the store small: every denied cell reads all of it.
+		defer e.fixture(request{Method: "DELETE", Path: "/v1.0/identity/apiConnectors/" + id, Token: e.admin})
+	}
 	if !allowed {
-		if after := e.s.snapshot(); !maps.Equal(before, after) {
+		after := permFullSnapshot(e.s)
+		if !maps.Equal(before, after) {
 			t.Errorf("denied %s %s changed the store:\n%s", req.Method, req.Path, permSnapshotDiff(before, after))
+		}
+		if r.Status == http.StatusForbidden {
+			e.snap = after
 		}
 		if r.Status != http.StatusForbidden {
 			t.Errorf("%s %s: status = %d, want 403 (denied by the spec)", req.Method, req.Path, r.Status)
@@ -391,14 +782,27 @@ func (e *permEnv) cell(t *testing.T, version string, op permOp, p permPrincipal)
 		return
 	}
 	body := r.JSON(t)
-	switch op.name {
-	case "apiConnectors.list", "identityProviders.list", "identityProviders.availableProviderTypes":
+	name := strings.TrimPrefix(op.name, op.flows+".")
+	switch {
+	case strings.HasSuffix(name, "list"), strings.HasSuffix(name, "availableProviderTypes"):
 		if _, ok := body["value"].([]any); !ok {
 			t.Errorf("no value array: %s", r.Body)
 		}
-	case "apiConnectors.create", "identityProviders.create":
+		if name == "identityProviders.list" && op.resource == "userFlows" && !strings.Contains(string(r.Body), `"`+permGoogleID+`"`) {
+			t.Errorf("the flow's identity providers do not list %s: %s", permGoogleID, r.Body)
+		}
+	case strings.HasSuffix(name, "create"):
 		if s, _ := body["id"].(string); s == "" {
 			t.Errorf("created entity has no id: %s", r.Body)
+		}
+	case name == "apiConnectorConfiguration.get":
+		c, _ := body["postFederationSignup"].(map[string]any)
+		if c == nil || c["id"] != e.flowConn[op.tenant] {
+			t.Errorf("expanded postFederationSignup is not the flow's connector %s: %s", e.flowConn[op.tenant], r.Body)
+		}
+	case name == "apiConnectorConfiguration.step.get":
+		if body["id"] != e.flowConn[op.tenant] {
+			t.Errorf("postFederationSignup id = %v, want the flow's connector %s", body["id"], e.flowConn[op.tenant])
 		}
 	default:
 		if !strings.EqualFold(fmt.Sprint(body["id"]), id) {
@@ -425,21 +829,26 @@ func permSnapshotDiff(a, b map[string]string) string {
 	return strings.Join(out, "\n")
 }
 
-// TestPermissionMatrix runs every operation, in both versions and both
-// profiles, as every kind of caller, and compares the outcome with the
-// spec's rules.
+// TestPermissionMatrix runs every operation, in both versions (b2cUserFlows:
+// beta only) and both profiles, as every kind of caller, and compares the
+// outcome with the spec's rules.
 func TestPermissionMatrix(t *testing.T) {
 	principals := permPrincipals()
 	for _, profile := range []graph.Profile{graph.ProfileCurrent, graph.ProfileClassic} {
 		t.Run(string(profile), func(t *testing.T) {
 			t.Parallel()
 			e := newPermEnv(t, profile, principals)
-			allowed := 0
+			cells, allowed, ops := 0, 0, 0
 			for _, version := range []string{"v1.0", "beta"} {
 				t.Run(version, func(t *testing.T) {
 					for _, op := range permOps {
+						if op.betaOnly && version != "beta" {
+							continue
+						}
+						ops++
 						t.Run(op.name, func(t *testing.T) {
 							for _, p := range principals {
+								cells++
 								if permOracle(profile, op, p) {
 									allowed++
 								}
@@ -449,9 +858,8 @@ func TestPermissionMatrix(t *testing.T) {
 					}
 				})
 			}
-			cells := 2 * len(permOps) * len(principals)
-			t.Logf("%s profile: %d cells (%d versions × %d operations × %d principals), %d allowed, %d denied",
-				profile, cells, 2, len(permOps), len(principals), allowed, cells-allowed)
+			t.Logf("%s profile: %d cells (%d operation×version pairs × %d principals), %d allowed, %d denied",
+				profile, cells, ops, len(principals), allowed, cells-allowed)
 		})
 	}
 }
@@ -497,6 +905,27 @@ func TestPermissionOracleSanity(t *testing.T) {
 		{cur, "identityProviders.create", app(permIdentityProviderRead), false},
 		{cls, "identityProviders.create", app(permIdentityUserFlowWrite), false},
 		{cur, "identityProviders.get", permPrincipal{personal: true, perms: []string{permIdentityProviderWrite}}, false},
+		{cur, "identity.identityProviders.get", user(permIdentityProviderRead, permWidUserFlowAdmin), true},
+		{cls, "identity.identityProviders.create", user(permIdentityProviderWrite, permWidUserFlowAdmin), false},
+		{cur, "identity.identityProviders.availableProviderTypes", app(permIdentityProviderRead), true},
+		{cur, "identity.identityProviders.delete", user(permIdentityProviderWrite, permCustomIdPRole), true},
+		// §2.2, §2.5: IdentityUserFlow.ReadWrite.All even to read a flow's
+		// connector configuration and identity providers.
+		{cur, "b2xUserFlows.list", app(permIdentityUserFlowRead), true},
+		{cls, "b2cUserFlows.get", user(permIdentityUserFlowRead, permWidUserFlowAdmin), true},
+		{cur, "b2xUserFlows.apiConnectorConfiguration.get", app(permIdentityUserFlowRead), false},
+		{cur, "b2cUserFlows.identityProviders.list", app(permIdentityUserFlowRead), false},
+		{cur, "b2xUserFlows.identityProviders.list", app(permIdentityUserFlowWrite), true},
+		{cur, "b2xUserFlows.create", app(permIdentityUserFlowRead), false},
+		{cls, "b2xUserFlows.delete", app(permAPIConnectorsReadWrite), false},
+		{cur, "b2xUserFlows.get", app(permIdentityProviderWrite), false},
+		{cur, "b2xUserFlows.apiConnectorConfiguration.putRef", user(permIdentityUserFlowWrite, permWidIdentityProviderAdmin), false},
+		{cur, "b2xUserFlows.apiConnectorConfiguration.putRef", user(permIdentityUserFlowWrite, permCustomUserFlowRole), true},
+		{cur, "b2cUserFlows.identityProviders.addRef", user(permIdentityUserFlowWrite, permCustomIdPRole), false},
+		{cls, "b2cUserFlows.identityProviders.removeRef", user(permIdentityUserFlowWrite, permWidGlobalAdmin), true},
+		{cur, "b2xUserFlows.get", user(permIdentityUserFlowRead, permWidIdentityProviderAdmin), false},
+		{cur, "b2xUserFlows.list", permPrincipal{personal: true, delegated: true, perms: []string{permIdentityUserFlowWrite},
+			wids: []string{permWidGlobalAdmin}}, false},
 	} {
 		if got := permOracle(c.profile, op(c.op), c.p); got != c.want {
 			t.Errorf("oracle(%s, %s, %+v) = %v, want %v", c.profile, c.op, c.p, got, c.want)
@@ -505,16 +934,17 @@ func TestPermissionOracleSanity(t *testing.T) {
 }
 
 // TestPermissionNoToken: every route without a token answers 401
-// InvalidAuthenticationToken and changes nothing.
+// InvalidAuthenticationToken and changes nothing. The objects the paths name
+// exist; b2cUserFlows in v1.0, which does not exist, answers 401 too:
+// authentication comes before everything else.
 func TestPermissionNoToken(t *testing.T) {
-	s := newServer(t)
-	e := &permEnv{t: t, s: s, profile: graph.ProfileClassic, tenant: s.Tenant.ID, admin: s.adminToken(s.Tenant.ID)}
-	var err error
-	if e.pfx, err = certtest.Valid("no-token", ""); err != nil {
-		t.Fatal(err)
-	}
+	e := newPermEnv(t, graph.ProfileClassic, nil)
+	s := e.s
 	conn := e.newConnector(t)
 	e.setAmazon(t, true)
+	for coll := range e.flows {
+		e.setFlowGoogle(t, coll, true)
+	}
 	for _, version := range []string{"v1.0", "beta"} {
 		for _, op := range permOps {
 			t.Run(version+"/"+op.name, func(t *testing.T) {
@@ -524,15 +954,17 @@ func TestPermissionNoToken(t *testing.T) {
 					id = conn
 				case "provider", "noProvider":
 					id = permAmazonID
+				case "flow", "flowIdP", "flowNoIdP", "noFlow":
+					id = permFlowID(op.flows)
 				}
 				req := request{Method: op.method, Path: "/" + version + op.path(id)}
 				if op.body != nil {
 					req.Body = op.body(e)
 				}
-				before := s.snapshot()
+				before := permFullSnapshot(s)
 				r := s.do(req)
 				checkError(t, r, http.StatusUnauthorized, "InvalidAuthenticationToken")
-				if after := s.snapshot(); !maps.Equal(before, after) {
+				if after := permFullSnapshot(s); !maps.Equal(before, after) {
 					t.Errorf("unauthenticated %s %s changed the store:\n%s", req.Method, req.Path, permSnapshotDiff(before, after))
 				}
 			})

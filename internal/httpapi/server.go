@@ -161,6 +161,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 				s.writeError(w, r, noSegment(seg))
 				return
 			}
+			if fam.deprecated() {
+				setDeprecationHeaders(w.Header())
+			}
 			w.Header().Set("Allow", strings.Join(allowed, ", "))
 			s.writeError(w, r, graph.Errorf(graph.KindMethodNotAllowed, "Specified HTTP method '%s' is not allowed for the request uri.", r.Method))
 			return
