@@ -98,7 +98,7 @@ type app struct {
 }
 
 var (
-	servingRE = regexp.MustCompile(`(?m)^idgraph serving Microsoft Graph at (https://127\.0\.0\.1:\d+) \(profile (\w+)\)`)
+	servingRE = regexp.MustCompile(`(?m)^idgraph serving Microsoft Graph at (https://127\.0\.0\.1:\d+) \(profile (\w+), cloud (\w+)\)`)
 	// "  CA certificate: /abs/path/ca.pem", possibly followed by " (also at https://.../_idgraph/ca.pem)".
 	caRE = regexp.MustCompile(`(?m)^\s*CA certificate: (\S.*?)(?: \(also at \S+\))?\s*$`)
 )
