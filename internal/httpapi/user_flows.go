@@ -361,6 +361,23 @@ func (s *Server) flowProviderRef(tx store.Tx, r *http.Request, f graph.UserFlow,
 	return rec.ID, nil
 }
 
+// updateFlow applies change to the flow of the request's collection at the
+// request's id, after If-Match, inside one transaction.
+func (s *Server) updateFlow(r *http.Request, k graph.UserFlowKind, change func(tx store.Tx, f *graph.UserFlow) error) (store.Versioned[graph.UserFlow], error) {
+	rc := reqCtx(r)
+	return store.UpdateAs(r.Context(), s.store, rc.tenant.ID, store.UserFlows, rc.id,
+		func(tx store.Tx, cur store.Versioned[graph.UserFlow]) (graph.UserFlow, error) {
+			f := cur.Value
+			if f.Kind != k {
+				return f, store.NotFound(rc.id)
+			}
+			if err := checkIfMatch(r, cur.Version); err != nil {
+				return f, err
+			}
+			return f, change(tx, &f)
+		})
+}
+
 func (s *Server) handleDeleteUserFlow(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
 	k := flowKind(r)
@@ -555,31 +572,23 @@ func (s *Server) handlePutFlowConnectorRef(w http.ResponseWriter, r *http.Reques
 			return
 		}
 	}
-	v, err := store.UpdateAs(r.Context(), s.store, rc.tenant.ID, store.UserFlows, rc.id,
-		func(tx store.Tx, cur store.Versioned[graph.UserFlow]) (graph.UserFlow, error) {
-			f := cur.Value
-			if f.Kind != k {
-				return f, store.NotFound(rc.id)
+	v, err := s.updateFlow(r, k, func(tx store.Tx, f *graph.UserFlow) error {
+		next := make(map[string]string, len(f.APIConnectors)+1)
+		for s, c := range f.APIConnectors {
+			next[s] = c
+		}
+		if hasRef {
+			cid, err := connectorRef(tx, rc.tenant.ID, id)
+			if err != nil {
+				return err
 			}
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return f, err
-			}
-			next := make(map[string]string, len(f.APIConnectors)+1)
-			for s, c := range f.APIConnectors {
-				next[s] = c
-			}
-			if hasRef {
-				cid, err := connectorRef(tx, rc.tenant.ID, id)
-				if err != nil {
-					return f, err
-				}
-				next[step] = cid
-			} else {
-				delete(next, step) // {} disables the step
-			}
-			f.APIConnectors = next
-			return f, nil
-		})
+			next[step] = cid
+		} else {
+			delete(next, step) // {} disables the step
+		}
+		f.APIConnectors = next
+		return nil
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -614,7 +623,6 @@ func (s *Server) handleListFlowProviders(w http.ResponseWriter, r *http.Request)
 }
 
 func (s *Server) handleAddFlowProvider(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
 	k := flowKind(r)
 	if err := checkFlowTenant(r, k); err != nil {
 		s.writeError(w, r, err)
@@ -643,26 +651,18 @@ func (s *Server) handleAddFlowProvider(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := store.UpdateAs(r.Context(), s.store, rc.tenant.ID, store.UserFlows, rc.id,
-		func(tx store.Tx, cur store.Versioned[graph.UserFlow]) (graph.UserFlow, error) {
-			f := cur.Value
-			if f.Kind != k {
-				return f, store.NotFound(rc.id)
-			}
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return f, err
-			}
-			pid, err := s.flowProviderRef(tx, r, f, id)
-			if err != nil {
-				return f, err
-			}
-			if f.UsesProvider(pid) {
-				return f, graph.Errorf(graph.KindInvalid,
-					"One or more added object references already exist for the following modified properties: 'identityProviders'.")
-			}
-			f.IdentityProviders = append(slices.Clone(f.IdentityProviders), pid)
-			return f, nil
-		})
+	v, err := s.updateFlow(r, k, func(tx store.Tx, f *graph.UserFlow) error {
+		pid, err := s.flowProviderRef(tx, r, *f, id)
+		if err != nil {
+			return err
+		}
+		if f.UsesProvider(pid) {
+			return graph.Errorf(graph.KindInvalid,
+				"One or more added object references already exist for the following modified properties: 'identityProviders'.")
+		}
+		f.IdentityProviders = append(slices.Clone(f.IdentityProviders), pid)
+		return nil
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -678,22 +678,14 @@ func (s *Server) handleRemoveFlowProvider(w http.ResponseWriter, r *http.Request
 		return
 	}
 	pid := rc.params[1]
-	v, err := store.UpdateAs(r.Context(), s.store, rc.tenant.ID, store.UserFlows, rc.id,
-		func(_ store.Tx, cur store.Versioned[graph.UserFlow]) (graph.UserFlow, error) {
-			f := cur.Value
-			if f.Kind != k {
-				return f, store.NotFound(rc.id)
-			}
-			if err := checkIfMatch(r, cur.Version); err != nil {
-				return f, err
-			}
-			i := slices.IndexFunc(f.IdentityProviders, func(p string) bool { return strings.EqualFold(p, pid) })
-			if i < 0 {
-				return f, graph.Errorf(graph.KindNotFound, "The user flow '%s' does not offer the identity provider '%s'.", f.ID, pid)
-			}
-			f.IdentityProviders = slices.Delete(slices.Clone(f.IdentityProviders), i, i+1)
-			return f, nil
-		})
+	v, err := s.updateFlow(r, k, func(_ store.Tx, f *graph.UserFlow) error {
+		i := slices.IndexFunc(f.IdentityProviders, func(p string) bool { return strings.EqualFold(p, pid) })
+		if i < 0 {
+			return graph.Errorf(graph.KindNotFound, "The user flow '%s' does not offer the identity provider '%s'.", f.ID, pid)
+		}
+		f.IdentityProviders = slices.Delete(slices.Clone(f.IdentityProviders), i, i+1)
+		return nil
+	})
 	if err != nil {
 		s.writeError(w, r, err)
 		return
