@@ -44,9 +44,6 @@ func decodeProvider(o object, typ string, kind graph.TenantKind, v graph.View, s
 	if v == graph.ViewDeprecated {
 		nameProp, typeProp = "name", "type"
 	}
-	if stored != nil && stored.ODataType == graph.TypeBuiltInIdentityProvider {
-		return b, graph.Errorf(graph.KindInvalid, "The built-in identity provider '%s' is read-only: it cannot be updated or deleted.", stored.ID)
-	}
 	d.str(nameProp, func(p *graph.IdentityProvider, s string) { p.DisplayName = s })
 	switch typ {
 	case graph.TypeSocialIdentityProvider:
@@ -160,7 +157,7 @@ func (d *providerDecoder) secret(name string) {
 	case ok && s == "":
 		d.fail(graph.Errorf(graph.KindInvalid, "%s%s cannot be empty.", d.o.path, name))
 	case ok:
-		d.b.secrets = append(d.b.secrets, pendingSecret{field: strings.TrimPrefix(d.o.path+name, ""), value: s})
+		d.b.secrets = append(d.b.secrets, pendingSecret{field: d.o.path + name, value: s})
 	}
 }
 

@@ -13,7 +13,7 @@ import (
 
 // flowKind tells which user-flow collection the request addresses.
 func flowKind(r *http.Request) graph.UserFlowKind {
-	if strings.Contains(strings.ToLower(reqCtx(r).route.pattern), "b2cuserflows") {
+	if f := reqCtx(r).route.family; f == famB2CFlows || f == famB2CFlowProviders {
 		return graph.FlowB2C
 	}
 	return graph.FlowB2X
@@ -212,7 +212,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, k graph.User
 			next.APIConnectors[step] = cid
 		}
 		for _, id := range providerRefs {
-			pid, err := s.flowProviderRef(tx, r, next, id)
+			pid, err := s.flowProviderRef(tx, r, id)
 			if err != nil {
 				return nil, err
 			}
@@ -341,8 +341,8 @@ func connectorRef(tx store.Tx, tenant, id string) (string, error) {
 }
 
 // flowProviderRef checks inside tx that a provider exists and can be offered
-// by flow f, and returns its id as stored.
-func (s *Server) flowProviderRef(tx store.Tx, r *http.Request, f graph.UserFlow, id string) (string, error) {
+// by a user flow, and returns its id as stored.
+func (s *Server) flowProviderRef(tx store.Tx, r *http.Request, id string) (string, error) {
 	rc := reqCtx(r)
 	rec, err := tx.Get(rc.tenant.ID, store.IdentityProviders, id)
 	if graph.KindOf(err) == graph.KindNotFound {
@@ -652,7 +652,7 @@ func (s *Server) handleAddFlowProvider(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	v, err := s.updateFlow(r, k, func(tx store.Tx, f *graph.UserFlow) error {
-		pid, err := s.flowProviderRef(tx, r, *f, id)
+		pid, err := s.flowProviderRef(tx, r, id)
 		if err != nil {
 			return err
 		}
