@@ -19,6 +19,7 @@ import (
 const (
 	MaxBodySize  = 4 << 20 // bytes, after decompression too
 	MaxJSONDepth = 32
+	MaxURLSize   = 8 << 10 // bytes of path and query (decision D8)
 )
 
 var errBadJSON = graph.Errorf(graph.KindInvalid,

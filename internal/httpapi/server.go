@@ -136,6 +136,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContext) {
+	if len(r.URL.EscapedPath())+len(r.URL.RawQuery) > MaxURLSize {
+		s.writeError(w, r, graph.Errorf(graph.KindInvalid, "The request URL is longer than %d bytes.", MaxURLSize))
+		return
+	}
 	version, segs, err := splitPath(r.URL.EscapedPath())
 	if err != nil {
 		s.writeError(w, r, err)
@@ -152,6 +156,15 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 	}
 	if err := s.authenticate(r, rc); err != nil {
 		s.writeError(w, r, err)
+		return
+	}
+	if len(segs) == 1 && segs[0].value == "$batch" && !segs[0].call {
+		if r.Method != http.MethodPost {
+			w.Header().Set("Allow", http.MethodPost)
+			s.writeError(w, r, graph.Errorf(graph.KindMethodNotAllowed, "Specified HTTP method '%s' is not allowed for the request uri.", r.Method))
+			return
+		}
+		s.handleBatch(w, r)
 		return
 	}
 	rt, params, allowed, fam := match(r.Method, segs)
