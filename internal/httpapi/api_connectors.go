@@ -75,17 +75,11 @@ func (s *Server) connectorEntity(r *http.Request, c graph.APIConnector) connecto
 }
 
 func (s *Server) handleListAPIConnectors(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
-	vs, err := store.ListAs[graph.APIConnector](r.Context(), s.store, rc.tenant.ID, store.APIConnectors)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	items := make([]connectorJSON, len(vs))
-	for i, v := range vs {
-		items[i] = s.renderConnector(v.Value)
-	}
-	writeJSONBody(w, http.StatusOK, collection{Context: s.contextURL(r, "identity/apiConnectors"), Value: items})
+	s.writeList(w, r, listSpec{coll: store.APIConnectors, context: s.contextURL(r, "identity/apiConnectors"),
+		render: func(rec store.Record) (any, error) {
+			v, err := store.Decode[graph.APIConnector](rec)
+			return s.renderConnector(v.Value), err
+		}})
 }
 
 func (s *Server) handleGetAPIConnector(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +89,7 @@ func (s *Server) handleGetAPIConnector(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeEntity(w, http.StatusOK, v.Version, s.connectorEntity(r, v.Value))
+	s.writeSelected(w, r, v.Version, s.connectorEntity(r, v.Value))
 }
 
 // connectorPatch is a decoded create or update body. Secrets in it are sealed.

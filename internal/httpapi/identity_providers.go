@@ -126,24 +126,22 @@ type providerCollection struct {
 }
 
 func (s *Server) handleListIdentityProviders(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
 	beta := isBeta(r)
-	vs, err := store.ListAs[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	out := providerCollection{Context: s.contextURL(r, "identity/identityProviders"), Value: []any{}}
+	ls := listSpec{coll: store.IdentityProviders, context: s.contextURL(r, "identity/identityProviders"),
+		render: func(rec store.Record) (any, error) {
+			v, err := store.Decode[graph.IdentityProvider](rec)
+			return renderProvider(v.Value, beta, ""), err
+		}}
 	if beta {
-		out.Tips = tips
+		ls.tips = tips
+	} else {
+		ls.visible = &store.Match{Field: odataTypeField, Op: store.Ne, Values: []store.Value{store.String(graph.TypeOpenIDConnectIdentityProvider)}}
 	}
-	for _, v := range vs {
-		if graph.ProviderVisible(v.Value.ODataType, beta) {
-			out.Value = append(out.Value, renderProvider(v.Value, beta, ""))
-		}
-	}
-	writeJSONBody(w, http.StatusOK, out)
+	s.writeList(w, r, ls)
 }
+
+// odataTypeField is the stored subtype of a provider.
+var odataTypeField = store.Field{Name: "odataType"}
 
 // getProvider loads a provider the current API shows in this version.
 func (s *Server) getProvider(r *http.Request) (store.Versioned[graph.IdentityProvider], error) {
@@ -165,7 +163,7 @@ func (s *Server) handleGetIdentityProvider(w http.ResponseWriter, r *http.Reques
 		s.writeError(w, r, err)
 		return
 	}
-	writeEntity(w, http.StatusOK, v.Version, s.providerEntity(r, v.Value))
+	s.writeSelected(w, r, v.Version, s.providerEntity(r, v.Value))
 }
 
 // providerType reads the @odata.type of a body of the current API: a

@@ -69,20 +69,27 @@ func (s *Server) deprecatedContext(r *http.Request, fragment string) string {
 }
 
 func (s *Server) handleListDeprecatedIdentityProviders(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
+	s.writeList(w, r, s.deprecatedList(r, s.deprecatedContext(r, "identityProviders"), nil))
+}
+
+// deprecatedList reads providers in the deprecated view: social providers,
+// and on beta OpenID Connect providers (deprecatedVisible), narrowed by
+// and when not nil.
+func (s *Server) deprecatedList(r *http.Request, context string, and store.Cond) listSpec {
 	beta := isBeta(r)
-	vs, err := store.ListAs[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
+	var visible store.Cond = &store.Match{Field: odataTypeField, Op: store.Eq, Values: []store.Value{store.String(graph.TypeSocialIdentityProvider)}}
+	if beta {
+		visible = &store.Match{Field: odataTypeField, Op: store.In,
+			Values: []store.Value{store.String(graph.TypeSocialIdentityProvider), store.String(graph.TypeOpenIDConnectIdentityProvider)}}
 	}
-	items := []any{}
-	for _, v := range vs {
-		if deprecatedVisible(v.Value, beta) {
-			items = append(items, renderDeprecated(v.Value, beta, ""))
-		}
+	if and != nil {
+		visible = &store.And{L: visible, R: and}
 	}
-	writeJSONBody(w, http.StatusOK, collection{Context: s.deprecatedContext(r, "identityProviders"), Value: items})
+	return listSpec{coll: store.IdentityProviders, visible: visible, context: context,
+		render: func(rec store.Record) (any, error) {
+			v, err := store.Decode[graph.IdentityProvider](rec)
+			return renderDeprecated(v.Value, beta, ""), err
+		}}
 }
 
 func (s *Server) handleGetDeprecatedIdentityProvider(w http.ResponseWriter, r *http.Request) {
@@ -95,7 +102,7 @@ func (s *Server) handleGetDeprecatedIdentityProvider(w http.ResponseWriter, r *h
 		s.writeError(w, r, err)
 		return
 	}
-	writeEntity(w, http.StatusOK, v.Version, s.deprecatedEntity(r, v.Value))
+	s.writeSelected(w, r, v.Version, s.deprecatedEntity(r, v.Value))
 }
 
 // deprecatedBodyType reads the @odata.type of a deprecated-API body:

@@ -34,6 +34,9 @@ type route struct {
 	policy  auth.Policy
 	handler func(s *Server, w http.ResponseWriter, r *http.Request)
 	family  family
+	query   queryKind // the system query options GET takes
+	count   bool      // the /$count segment of a collection: its list handler answers the number
+	view    func(r *http.Request) *view
 	segs    []string
 }
 
@@ -42,24 +45,27 @@ type route struct {
 // segments are matched case-insensitively, with or without
 // "microsoft.graph." and "()"; the first matching row wins.
 var routes = compile([]route{
-	{method: "GET", pattern: "identity/apiConnectors", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors},
+	{method: "GET", pattern: "identity/apiConnectors", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors, query: queryList},
+	{method: "GET", pattern: "identity/apiConnectors/$count", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors, query: queryList, count: true},
 	{method: "POST", pattern: "identity/apiConnectors", policy: auth.APIConnectorCreate, handler: (*Server).handleCreateAPIConnector},
-	{method: "GET", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorGet, handler: (*Server).handleGetAPIConnector},
+	{method: "GET", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorGet, handler: (*Server).handleGetAPIConnector, query: queryEntity},
 	{method: "PATCH", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorUpdate, handler: (*Server).handleUpdateAPIConnector},
 	{method: "DELETE", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorDelete, handler: (*Server).handleDeleteAPIConnector},
 	{method: "POST", pattern: "identity/apiConnectors/{id}/uploadClientCertificate", policy: auth.APIConnectorUpload, handler: (*Server).handleUploadClientCertificate},
 
 	{method: "GET", pattern: "identity/identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleAvailableProviderTypes, family: famProviders},
-	{method: "GET", pattern: "identity/identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders},
+	{method: "GET", pattern: "identity/identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders, query: queryList},
+	{method: "GET", pattern: "identity/identityProviders/$count", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders, query: queryList, count: true},
 	{method: "POST", pattern: "identity/identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateIdentityProvider, family: famProviders},
-	{method: "GET", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetIdentityProvider, family: famProviders},
+	{method: "GET", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetIdentityProvider, family: famProviders, query: queryEntity},
 	{method: "PATCH", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateIdentityProvider, family: famProviders},
 	{method: "DELETE", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleDeleteIdentityProvider, family: famProviders},
 
 	{method: "GET", pattern: "identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleDeprecatedAvailableProviderTypes, family: famDeprecated},
-	{method: "GET", pattern: "identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated},
+	{method: "GET", pattern: "identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated, query: queryList},
+	{method: "GET", pattern: "identityProviders/$count", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated, query: queryList, count: true},
 	{method: "POST", pattern: "identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateDeprecatedIdentityProvider, family: famDeprecated},
-	{method: "GET", pattern: "identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetDeprecatedIdentityProvider, family: famDeprecated},
+	{method: "GET", pattern: "identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetDeprecatedIdentityProvider, family: famDeprecated, query: queryEntity},
 	{method: "PATCH", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateDeprecatedIdentityProvider, family: famDeprecated},
 	{method: "DELETE", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleDeleteDeprecatedIdentityProvider, family: famDeprecated},
 }, flowRoutes("b2xUserFlows", famB2XFlows, famB2XFlowProviders), flowRoutes("b2cUserFlows", famB2CFlows, famB2CFlowProviders))
@@ -68,14 +74,16 @@ var routes = compile([]route{
 func flowRoutes(coll string, flows, providers family) []route {
 	p := "identity/" + coll
 	return []route{
-		{method: "GET", pattern: p, policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows},
+		{method: "GET", pattern: p, policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows, query: queryList},
+		{method: "GET", pattern: p + "/$count", policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows, query: queryList, count: true},
 		{method: "POST", pattern: p, policy: auth.UserFlowWrite, handler: (*Server).handleCreateUserFlow, family: flows},
-		{method: "GET", pattern: p + "/{id}", policy: auth.UserFlowRead, handler: (*Server).handleGetUserFlow, family: flows},
+		{method: "GET", pattern: p + "/{id}", policy: auth.UserFlowRead, handler: (*Server).handleGetUserFlow, family: flows, query: queryEntity},
 		{method: "DELETE", pattern: p + "/{id}", policy: auth.UserFlowWrite, handler: (*Server).handleDeleteUserFlow, family: flows},
 		{method: "GET", pattern: p + "/{id}/apiConnectorConfiguration", policy: auth.UserFlowConnectors, handler: (*Server).handleGetFlowConnectors, family: flows},
 		{method: "GET", pattern: p + "/{id}/apiConnectorConfiguration/{step}", policy: auth.UserFlowConnectors, handler: (*Server).handleGetFlowConnectorStep, family: flows},
 		{method: "PUT", pattern: p + "/{id}/apiConnectorConfiguration/{step}/$ref", policy: auth.UserFlowConnectors, handler: (*Server).handlePutFlowConnectorRef, family: flows},
-		{method: "GET", pattern: p + "/{id}/identityProviders", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers},
+		{method: "GET", pattern: p + "/{id}/identityProviders", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers, query: queryList},
+		{method: "GET", pattern: p + "/{id}/identityProviders/$count", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers, query: queryList, count: true},
 		{method: "POST", pattern: p + "/{id}/identityProviders/$ref", policy: auth.UserFlowProviders, handler: (*Server).handleAddFlowProvider, family: providers},
 		{method: "DELETE", pattern: p + "/{id}/identityProviders/{ref}/$ref", policy: auth.UserFlowProviders, handler: (*Server).handleRemoveFlowProvider, family: providers},
 	}
@@ -86,6 +94,7 @@ func compile(sets ...[]route) []route {
 	for _, rs := range sets {
 		for _, r := range rs {
 			r.segs = strings.Split(r.pattern, "/")
+			r.view = viewOf(r.family)
 			out = append(out, r)
 		}
 	}

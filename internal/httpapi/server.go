@@ -12,6 +12,7 @@ import (
 	"github.com/idgraph/idgraph/internal/auth"
 	"github.com/idgraph/idgraph/internal/directory"
 	"github.com/idgraph/idgraph/internal/graph"
+	"github.com/idgraph/idgraph/internal/odata"
 	"github.com/idgraph/idgraph/internal/secret"
 	"github.com/idgraph/idgraph/internal/store"
 )
@@ -89,7 +90,8 @@ type requestContext struct {
 	principal       graph.Principal
 	tenant          graph.Tenant
 	profile         graph.Profile
-	err             error // the error answered, for the log
+	query           odata.Query // the system query options of a GET
+	err             error       // the error answered, for the log
 }
 
 type ctxKey struct{}
@@ -203,6 +205,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 		setDeprecationHeaders(w.Header())
 	}
 	if err := auth.Authorize(rc.principal, rt.policy.For(rc.profile), customRoles(rc.tenant)); err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	if rc.query, err = parseOptions(r, rt, rc.version == "beta"); err != nil {
 		s.writeError(w, r, err)
 		return
 	}

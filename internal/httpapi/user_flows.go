@@ -55,24 +55,17 @@ func renderFlow(f graph.UserFlow, context string) any {
 }
 
 func (s *Server) handleListUserFlows(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
 	k := flowKind(r)
 	if err := checkFlowTenant(r, k); err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	vs, err := store.ListAs[graph.UserFlow](r.Context(), s.store, rc.tenant.ID, store.UserFlows)
-	if err != nil {
-		s.writeError(w, r, err)
-		return
-	}
-	items := []any{}
-	for _, v := range vs {
-		if v.Value.Kind == k {
-			items = append(items, renderFlow(v.Value, ""))
-		}
-	}
-	writeJSONBody(w, http.StatusOK, collection{Context: s.contextURL(r, "identity/"+flowCollection(k)), Value: items})
+	s.writeList(w, r, listSpec{coll: store.UserFlows, context: s.contextURL(r, "identity/"+flowCollection(k)),
+		visible: &store.Match{Field: store.Field{Name: "kind"}, Op: store.Eq, Values: []store.Value{store.String(string(k))}},
+		render: func(rec store.Record) (any, error) {
+			v, err := store.Decode[graph.UserFlow](rec)
+			return renderFlow(v.Value, ""), err
+		}})
 }
 
 // getFlow loads the flow of the request's collection at the request's id.
@@ -95,7 +88,7 @@ func (s *Server) handleGetUserFlow(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	writeEntity(w, http.StatusOK, v.Version, renderFlow(v.Value, s.contextURL(r, "identity/"+flowCollection(v.Value.Kind)+"/$entity")))
+	s.writeSelected(w, r, v.Version, renderFlow(v.Value, s.contextURL(r, "identity/"+flowCollection(v.Value.Kind)+"/$entity")))
 }
 
 func (s *Server) handleCreateUserFlow(w http.ResponseWriter, r *http.Request) {
@@ -597,29 +590,19 @@ func (s *Server) handlePutFlowConnectorRef(w http.ResponseWriter, r *http.Reques
 }
 
 func (s *Server) handleListFlowProviders(w http.ResponseWriter, r *http.Request) {
-	rc := reqCtx(r)
-	beta := isBeta(r)
 	v, err := s.getFlow(r)
 	if err != nil {
 		s.writeError(w, r, err)
 		return
 	}
-	items := []any{}
+	// The flow's providers are an id list; an empty one matches nothing
+	// (no id is null).
+	ids := []store.Value{store.Null}
 	for _, id := range v.Value.IdentityProviders {
-		p, err := store.GetAs[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, id)
-		if graph.KindOf(err) == graph.KindNotFound {
-			continue
-		}
-		if err != nil {
-			s.writeError(w, r, err)
-			return
-		}
-		if deprecatedVisible(p.Value, beta) {
-			items = append(items, renderDeprecated(p.Value, beta, ""))
-		}
+		ids = append(ids, store.String(id))
 	}
 	frag := "identity/" + flowCollection(v.Value.Kind) + "('" + strings.ReplaceAll(v.Value.ID, "'", "''") + "')/identityProviders"
-	writeJSONBody(w, http.StatusOK, collection{Context: s.contextURL(r, frag), Value: items})
+	s.writeList(w, r, s.deprecatedList(r, s.contextURL(r, frag), &store.Match{Field: store.FieldID, Op: store.In, Values: ids}))
 }
 
 func (s *Server) handleAddFlowProvider(w http.ResponseWriter, r *http.Request) {

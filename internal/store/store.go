@@ -58,6 +58,10 @@ type Store interface {
 	Get(ctx context.Context, tenant string, c Collection, id string) (Record, error)
 	// List returns all records of c in the tenant, in creation order.
 	List(ctx context.Context, tenant string, c Collection) ([]Record, error)
+	// Query returns one page of the records of c in the tenant that match
+	// q (see Query). A cursor that does not belong to q is an error of
+	// KindInvalid.
+	Query(ctx context.Context, tenant string, c Collection, q Query) (Page, error)
 	// Create stores r with version 1 and returns it. It returns an error of
 	// KindConflict if an id equal under Key already exists.
 	Create(ctx context.Context, r Record) (Record, error)
