@@ -19,11 +19,12 @@ var allowed = map[string][]string{
 	"internal/certinfo":     {"internal/graph"},
 	"internal/auth":         {"internal/graph"},
 	"internal/store":        {"internal/graph"},
+	"internal/odata":        {"internal/graph"},
 	"internal/directory":    {"internal/auth", "internal/graph", "internal/secret", "internal/store"},
 	"internal/store/sqlite": {"internal/graph", "internal/store"},
 	"internal/authority":    {"internal/auth", "internal/directory", "internal/graph"},
 	"internal/httpapi": {"internal/auth", "internal/certinfo", "internal/directory", "internal/graph",
-		"internal/secret", "internal/store"},
+		"internal/odata", "internal/secret", "internal/store"},
 }
 
 // stdlibOnly are packages that may import nothing outside the standard library.

@@ -10,6 +10,7 @@ import (
 	"net/url"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/odata"
@@ -73,10 +74,14 @@ func contains(list []string, s string) bool {
 
 // clip shortens user input quoted in a message.
 func clip(s string) string {
-	if len(s) > 100 {
-		return s[:100] + "..."
+	if len(s) <= 100 {
+		return s
 	}
-	return s
+	cut := 100
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "..."
 }
 
 // view is one collection as clients see it: its type, the properties

@@ -692,10 +692,7 @@ func clip(s string) string {
 	if len(s) <= maxEcho {
 		return strings.ToValidUTF8(s, "\uFFFD")
 	}
-	end := maxEcho
-	for end > 0 && !utf8.RuneStart(s[end]) {
-		end--
-	}
+	end := runeBoundary(s, maxEcho, -1)
 	return strings.ToValidUTF8(s[:end], "\uFFFD") + "..."
 }
 
@@ -706,13 +703,8 @@ func excerpt(s string, pos int) string {
 		return strings.ToValidUTF8(s, "\uFFFD")
 	}
 	start := max(0, min(pos-maxEcho/2, len(s)-maxEcho))
-	end := start + maxEcho
-	for start > 0 && !utf8.RuneStart(s[start]) {
-		start++
-	}
-	for end < len(s) && !utf8.RuneStart(s[end]) {
-		end--
-	}
+	end := runeBoundary(s, start+maxEcho, -1)
+	start = runeBoundary(s, start, +1)
 	out := strings.ToValidUTF8(s[start:end], "\uFFFD")
 	if start > 0 {
 		out = "..." + out
@@ -721,4 +713,17 @@ func excerpt(s string, pos int) string {
 		out += "..."
 	}
 	return out
+}
+
+// runeBoundary moves i (0 < i < len(s)) by dir, at most utf8.UTFMax-1 bytes,
+// until it does not split a character. In invalid UTF-8 it may stop inside a
+// run of stray bytes, which ToValidUTF8 then replaces.
+func runeBoundary(s string, i, dir int) int {
+	for range utf8.UTFMax - 1 {
+		if i <= 0 || i >= len(s) || utf8.RuneStart(s[i]) {
+			break
+		}
+		i += dir
+	}
+	return i
 }

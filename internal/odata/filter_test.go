@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/idgraph/idgraph/internal/graph"
 )
@@ -326,6 +327,16 @@ func TestParseFilterEcho(t *testing.T) {
 		ex := excerpt(s, pos)
 		if n := len(strings.TrimSuffix(strings.TrimPrefix(ex, "..."), "...")); n != 100 {
 			t.Errorf("excerpt(200 bytes, %d) has %d bytes of input: %q", pos, n, ex)
+		}
+	}
+	for _, s := range []string{strings.Repeat("\xaf", 101), strings.Repeat("\xaf", 300), "a" + strings.Repeat("\xaf", 300)} {
+		for _, pos := range []int{0, 1, 100, 150, len(s)} {
+			if ex := excerpt(s, pos); !utf8.ValidString(ex) || utf8.RuneCountInString(ex) > 106 {
+				t.Errorf("excerpt(%d stray bytes, %d) = %q", len(s), pos, ex)
+			}
+		}
+		if c := clip(s); !utf8.ValidString(c) || utf8.RuneCountInString(c) > 103 {
+			t.Errorf("clip(%d stray bytes) = %q", len(s), c)
 		}
 	}
 	if ex := excerpt(strings.Repeat("é", 100), 101); !strings.HasPrefix(ex, "...é") || !strings.HasSuffix(ex, "é...") {
