@@ -1,7 +1,8 @@
 package store
 
 // Query selects one page of a collection: the records matching Where, in
-// the order of OrderBy and then creation order, at most Limit of them,
+// the order of OrderBy and then creation order (reversed when the last key
+// is descending), at most Limit of them,
 // starting after the cursor of a previous page. The API layer builds it
 // from a request's $filter, $orderby, $top and $skiptoken; every backend
 // translates it to its own query language with the values as parameters,
@@ -45,8 +46,9 @@ type And struct{ L, R Cond }
 // Or holds when either condition holds.
 type Or struct{ L, R Cond }
 
-// Not holds when X does not. A Match on a missing string member is
-// unknown, and so is its negation, as in OData and SQL.
+// Not holds when X does not hold. As in OData, Eq, Ne and In compare a
+// missing member as null (null Eq "x" is false, null Ne "x" is true), while
+// Prefix and Suffix of a missing member are unknown, and so is their Not.
 type Not struct{ X Cond }
 
 // Op is a comparison of a Match.
@@ -92,7 +94,8 @@ func Bool(b bool) Value { return Value{Bool: b, IsBool: true} }
 var Null = Value{Null: true}
 
 // Order is one key of a Query's order: a string field, ascending unless
-// Desc. Backends order strings ignoring ASCII case.
+// Desc. Backends order strings ignoring ASCII case; a missing or null
+// member orders as "".
 type Order struct {
 	Field Field
 	Desc  bool

@@ -48,7 +48,7 @@ func (s *Store) Query(ctx context.Context, tenant string, c store.Collection, q 
 	page.add(" FROM objects WHERE "+where.sql.String(), where.args...)
 	if q.After != "" {
 		var cur cursor
-		if err := json.Unmarshal([]byte(q.After), &cur); err != nil || len(cur.Keys) != len(keys) {
+		if err := json.Unmarshal([]byte(q.After), &cur); err != nil || len(cur.Keys) != len(keys) || cur.Seq < 1 {
 			return store.Page{}, graph.Errorf(graph.KindInvalid, "The page cursor does not belong to this query.")
 		}
 		page.sql.WriteString(" AND ")
@@ -128,7 +128,9 @@ type field struct {
 	byKey bool // the id: values are compared in their Key form
 }
 
-func fieldOf(f store.Field, nullTest bool) (field, error) {
+// fieldOf returns the expression of a field's value: NULL when the member
+// is missing or null (booleans: false).
+func fieldOf(f store.Field) (field, error) {
 	switch {
 	case f.Name == "":
 		return field{expr: "id_key", byKey: true}, nil
@@ -136,12 +138,18 @@ func fieldOf(f store.Field, nullTest bool) (field, error) {
 		return field{}, graph.Errorf(graph.KindInvalid, "'%s' is not a property that can be queried.", f.Name)
 	case f.Bool:
 		return field{expr: "coalesce(json_extract(CAST(data AS TEXT), ?), 0)", args: []any{"$." + f.Name}}, nil
-	case f.Name == "displayName" && !nullTest:
-		// displayName has a column and an index of its own; the column
-		// reads a missing name as "", so null tests read the document.
-		return field{expr: "display_name"}, nil
 	}
 	return field{expr: "json_extract(CAST(data AS TEXT), ?) COLLATE NOCASE", args: []any{"$." + f.Name}}, nil
+}
+
+// indexed returns the indexed column for a field, if it has one. The
+// column reads a missing or null member as "", so it can stand for the
+// field only where "" cannot match.
+func indexed(f store.Field) (field, bool) {
+	if f.Name == "displayName" && !f.Bool {
+		return field{expr: "display_name"}, true
+	}
+	return field{}, false
 }
 
 // use writes the field's expression.
@@ -150,165 +158,188 @@ func (b *builder) use(f field) {
 	b.args = append(b.args, f.args...)
 }
 
+// pred is a predicate under construction: SQL text and its parameters.
+type pred struct {
+	sql  string
+	args []any
+}
+
+func (p pred) and(q pred) pred { return pred{"(" + p.sql + " AND " + q.sql + ")", cat(p.args, q.args)} }
+func (p pred) or(q pred) pred  { return pred{"(" + p.sql + " OR " + q.sql + ")", cat(p.args, q.args)} }
+
+func cat(a, b []any) []any { return append(append([]any(nil), a...), b...) }
+
+// on builds "expr <rest>" with the expression's parameters first.
+func on(f field, rest string, args ...any) pred {
+	return pred{"(" + f.expr + rest + ")", cat(f.args, args)}
+}
+
+var (
+	always = pred{sql: "1"}
+	never  = pred{sql: "0"}
+)
+
+// cond writes the condition. Missing members make comparisons unknown, as
+// in OData: a record matches where the condition is true, and the negation
+// of an unknown comparison is unknown too. So every condition is built as
+// two predicates, when it is true and when it is false; Not swaps them. No
+// SQL NOT is applied to a comparison that may be unknown.
 func (b *builder) cond(c store.Cond) error {
-	switch c := c.(type) {
-	case *store.And:
-		return b.pair(c.L, " AND ", c.R)
-	case *store.Or:
-		return b.pair(c.L, " OR ", c.R)
-	case *store.Not:
-		b.sql.WriteString("NOT (")
-		if err := b.cond(c.X); err != nil {
-			return err
-		}
-		b.sql.WriteString(")")
-		return nil
-	case *store.Match:
-		return b.match(c)
-	}
-	return graph.Errorf(graph.KindInvalid, "The filter holds an unknown condition.")
-}
-
-func (b *builder) pair(l store.Cond, op string, r store.Cond) error {
-	b.sql.WriteString("(")
-	if err := b.cond(l); err != nil {
-		return err
-	}
-	b.sql.WriteString(op)
-	if err := b.cond(r); err != nil {
-		return err
-	}
-	b.sql.WriteString(")")
-	return nil
-}
-
-func (b *builder) match(m *store.Match) error {
-	if len(m.Values) == 0 || (m.Op != store.In && len(m.Values) != 1) {
-		return graph.Errorf(graph.KindInvalid, "A comparison needs one value (in: at least one).")
-	}
-	nullTest := false
-	for _, v := range m.Values {
-		if v.Null {
-			nullTest = true
-		} else if v.IsBool != m.Field.Bool {
-			return graph.Errorf(graph.KindInvalid, "A literal does not match the type of property '%s'.", m.Field.Name)
-		}
-	}
-	f, err := fieldOf(m.Field, nullTest)
+	t, _, err := truth(c)
 	if err != nil {
 		return err
 	}
+	b.add(t.sql, t.args...)
+	return nil
+}
+
+// truth returns when c is true and when it is false.
+func truth(c store.Cond) (t, f pred, err error) {
+	switch c := c.(type) {
+	case *store.And:
+		lt, lf, err := truth(c.L)
+		if err != nil {
+			return pred{}, pred{}, err
+		}
+		rt, rf, err := truth(c.R)
+		if err != nil {
+			return pred{}, pred{}, err
+		}
+		return lt.and(rt), lf.or(rf), nil
+	case *store.Or:
+		lt, lf, err := truth(c.L)
+		if err != nil {
+			return pred{}, pred{}, err
+		}
+		rt, rf, err := truth(c.R)
+		if err != nil {
+			return pred{}, pred{}, err
+		}
+		return lt.or(rt), lf.and(rf), nil
+	case *store.Not:
+		xt, xf, err := truth(c.X)
+		return xf, xt, err
+	case *store.Match:
+		return match(c)
+	}
+	return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "The filter holds an unknown condition.")
+}
+
+func match(m *store.Match) (t, f pred, err error) {
+	if len(m.Values) == 0 || (m.Op != store.In && len(m.Values) != 1) {
+		return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "A comparison needs one value (in: at least one).")
+	}
+	for _, v := range m.Values {
+		if !v.Null && v.IsBool != m.Field.Bool {
+			return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "A literal does not match the type of property '%s'.", m.Field.Name)
+		}
+	}
+	x, err := fieldOf(m.Field)
+	if err != nil {
+		return pred{}, pred{}, err
+	}
+	hasNull := false
 	var vals []any
 	for _, v := range m.Values {
 		switch {
 		case v.Null:
+			hasNull = true
 		case v.IsBool && v.Bool:
 			vals = append(vals, 1)
 		case v.IsBool:
 			vals = append(vals, 0)
-		case f.byKey:
+		case x.byKey:
 			vals = append(vals, store.Key(v.Str))
 		default:
 			vals = append(vals, v.Str)
 		}
 	}
 	if m.Field.Bool {
-		return b.matchBool(m, f, vals)
+		return matchBool(m, x, vals)
 	}
+	// col serves a comparison with a non-empty string through the index.
+	col, ok := indexed(m.Field)
+	if !ok {
+		col = x
+	}
+	nonEmpty := len(vals) == 1 && vals[0] != ""
 	v := m.Values[0]
-	b.sql.WriteString("(")
-	defer b.sql.WriteString(")")
 	switch m.Op {
 	case store.Eq, store.Ne:
+		var eq, ne pred
 		switch {
-		case v.Null && m.Op == store.Eq:
-			b.use(f)
-			b.sql.WriteString(" IS NULL")
 		case v.Null:
-			b.use(f)
-			b.sql.WriteString(" IS NOT NULL")
-		case m.Op == store.Eq:
-			b.use(f)
-			b.add(" = ?", vals[0])
-		default: // null ne 'x' holds, as in OData
-			b.use(f)
-			b.sql.WriteString(" IS NULL OR ")
-			b.use(f)
-			b.add(" <> ?", vals[0])
+			eq, ne = on(x, " IS NULL"), on(x, " IS NOT NULL")
+		case nonEmpty:
+			eq, ne = on(col, " = ?", vals[0]), on(x, " IS NULL").or(on(x, " <> ?", vals[0]))
+		default:
+			eq, ne = on(x, " = ?", vals[0]), on(x, " IS NULL").or(on(x, " <> ?", vals[0]))
 		}
+		if m.Op == store.Eq {
+			return eq, ne, nil
+		}
+		return ne, eq, nil
 	case store.Prefix, store.Suffix:
 		switch {
 		case v.Null:
-			b.sql.WriteString("NULL")
-		case v.Str == "":
-			b.use(f)
-			b.sql.WriteString(" IS NOT NULL")
+			return never, never, nil
+		case !nonEmpty: // every present string starts and ends with ""
+			return on(x, " IS NOT NULL"), never, nil
 		case m.Op == store.Prefix:
 			// [p, p+0xFF) holds exactly the strings that start with p: 0xFF
-			// never occurs in UTF-8 and NOCASE folds only ASCII letters. An
-			// index on the field serves the range.
-			b.use(f)
-			b.add(" >= ? AND ", vals[0])
-			b.use(f)
-			b.add(" < ?", vals[0].(string)+"\xff")
+			// never occurs in UTF-8 and NOCASE folds only ASCII letters.
+			p := vals[0].(string)
+			return on(col, " >= ?", p).and(on(col, " < ?", p+"\xff")),
+				on(x, " < ?", p).or(on(x, " >= ?", p+"\xff")), nil
 		default:
 			n := utf8.RuneCountInString(vals[0].(string))
-			b.sql.WriteString("length(")
-			b.use(f)
-			b.add(") >= ? AND substr(", n)
-			b.use(f)
-			b.add(", -?) = ?", n, vals[0])
-			if !f.byKey {
-				b.sql.WriteString(" COLLATE NOCASE")
+			collate := " COLLATE NOCASE"
+			if x.byKey {
+				collate = ""
 			}
+			tail := pred{"substr(" + x.expr + ", -?) = ?" + collate, cat(x.args, []any{n, vals[0]})}
+			long := pred{"(length(" + x.expr + ") >= ?)", cat(x.args, []any{n})}
+			return long.and(tail), pred{"(NOT " + long.and(tail).sql + ")", long.and(tail).args}, nil
 		}
 	case store.In:
-		parts := 0
-		if len(vals) > 0 {
-			b.use(f)
-			b.add(" IN (?"+strings.Repeat(", ?", len(vals)-1)+")", vals...)
-			parts++
+		var in, notIn pred
+		switch {
+		case len(vals) == 0:
+			in, notIn = never, always
+		default:
+			list := " (?" + strings.Repeat(", ?", len(vals)-1) + ")"
+			in, notIn = on(x, " IN"+list, vals...), on(x, " NOT IN"+list, vals...)
 		}
-		if nullTest {
-			if parts > 0 {
-				b.sql.WriteString(" OR ")
-			}
-			// display_name is never null: test the document.
-			nf, _ := fieldOf(m.Field, true)
-			b.use(nf)
-			b.sql.WriteString(" IS NULL")
+		// A missing member is null: in the list only when null is.
+		if hasNull {
+			return in.or(on(x, " IS NULL")), notIn.and(on(x, " IS NOT NULL")), nil
 		}
-	default:
-		return graph.Errorf(graph.KindInvalid, "The filter holds an unknown comparison.")
+		return in, notIn.or(on(x, " IS NULL")), nil
 	}
-	return nil
+	return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "The filter holds an unknown comparison.")
 }
 
-// matchBool compares a boolean member; a missing one is false, never null.
-func (b *builder) matchBool(m *store.Match, f field, vals []any) error {
+// matchBool compares a boolean member; a missing one is false, never null,
+// so its comparisons are never unknown.
+func matchBool(m *store.Match, x field, vals []any) (t, f pred, err error) {
+	var p pred
 	switch {
 	case m.Op == store.Eq && len(vals) == 0:
-		b.sql.WriteString("(0)")
+		p = never
 	case m.Op == store.Ne && len(vals) == 0:
-		b.sql.WriteString("(1)")
+		p = always
 	case m.Op == store.Eq:
-		b.sql.WriteString("(")
-		b.use(f)
-		b.add(" = ?)", vals[0])
+		p = on(x, " = ?", vals[0])
 	case m.Op == store.Ne:
-		b.sql.WriteString("(")
-		b.use(f)
-		b.add(" <> ?)", vals[0])
+		p = on(x, " <> ?", vals[0])
 	case m.Op == store.In && len(vals) == 0:
-		b.sql.WriteString("(0)")
+		p = never
 	case m.Op == store.In:
-		b.sql.WriteString("(")
-		b.use(f)
-		b.add(" IN (?"+strings.Repeat(", ?", len(vals)-1)+"))", vals...)
+		p = on(x, " IN (?"+strings.Repeat(", ?", len(vals)-1)+")", vals...)
 	default:
-		return graph.Errorf(graph.KindInvalid, "Property '%s' is a boolean: only eq, ne and in apply.", m.Field.Name)
+		return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "Property '%s' is a boolean: only eq, ne and in apply.", m.Field.Name)
 	}
-	return nil
+	return p, pred{"(NOT " + p.sql + ")", p.args}, nil
 }
 
 // orderKey is one key of a page's order.
@@ -330,11 +361,13 @@ func orderKeys(os []store.Order) ([]orderKey, error) {
 		if o.Field.Bool {
 			return nil, graph.Errorf(graph.KindInvalid, "Ordering by a boolean property is not supported.")
 		}
-		f, err := fieldOf(o.Field, false)
+		f, err := fieldOf(o.Field)
 		if err != nil {
 			return nil, err
 		}
-		if f.expr != "id_key" && f.expr != "display_name" {
+		if c, ok := indexed(o.Field); ok {
+			f = c
+		} else if !f.byKey {
 			// A missing member orders as "", so every row has a key.
 			f.expr = "coalesce(" + strings.TrimSuffix(f.expr, " COLLATE NOCASE") + ", '') COLLATE NOCASE"
 		}

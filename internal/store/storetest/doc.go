@@ -6,8 +6,10 @@
 // exactly like one that never existed), creation-ordered lists, versioning,
 // Update and Delete callbacks that see the transaction and whose errors change
 // nothing and come back unchanged, no lost update and a single winner under
-// concurrency, failing and succeeding writes side by side, and JSON documents
-// that round-trip byte for byte.
+// concurrency, failing and succeeding writes side by side, JSON documents
+// that round-trip byte for byte, and Query: every comparison with OData's
+// null semantics, orders with keyset cursors that never repeat a record
+// across pages, counts, and isolation under Or and Not.
 //
 // A backend runs it from its own tests:
 //

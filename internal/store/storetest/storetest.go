@@ -45,6 +45,9 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ConcurrentMixedOutcomes", testConcurrentMixedOutcomes},
 		{"JSONRoundTrip", testJSONRoundTrip},
 		{"DataNotAliased", testDataNotAliased},
+		{"QueryFilter", testQueryFilter},
+		{"QueryPaging", testQueryPaging},
+		{"QueryIsolation", testQueryIsolation},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
