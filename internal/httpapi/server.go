@@ -160,7 +160,7 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, rc *requestContex
 		s.writeError(w, r, err)
 		return
 	}
-	if len(segs) == 1 && segs[0].value == "$batch" && !segs[0].call {
+	if len(segs) == 1 && strings.EqualFold(segs[0].value, "$batch") && !segs[0].call {
 		if r.Method != http.MethodPost {
 			w.Header().Set("Allow", http.MethodPost)
 			s.writeError(w, r, graph.Errorf(graph.KindMethodNotAllowed, "Specified HTTP method '%s' is not allowed for the request uri.", r.Method))
