@@ -88,10 +88,13 @@ func clip(s string) string {
 // $select may name, and those $filter and $orderby may use, with the stored
 // field each one reads.
 type view struct {
-	typeName string                 // for messages: microsoft.graph.identityApiConnector
-	props    []string               // selectable, as spelled in responses
-	filter   map[string]store.Field // lower-cased name → field
-	order    map[string]store.Field
+	// deprecatedType marks the deprecated provider view, whose type reads
+	// "OpenIDConnect" for openIdConnect providers (renderDeprecated).
+	deprecatedType bool
+	typeName       string                 // for messages: microsoft.graph.identityApiConnector
+	props          []string               // selectable, as spelled in responses
+	filter         map[string]store.Field // lower-cased name → field
+	order          map[string]store.Field
 }
 
 func newView(typeName string, props []string, filter map[string]store.Field, order map[string]store.Field) *view {
@@ -126,22 +129,22 @@ var (
 		map[string]store.Field{"id": store.FieldID, "displayName": str("displayName")})
 	// Beta adds openIdConnectIdentityProvider (B2C).
 	providerViewBeta = newView("microsoft.graph.identityProviderBase",
-		append(append([]string(nil), providerProps...), "claimsMapping", "domainHint", "metadataUrl", "responseMode"),
+		append(append([]string(nil), providerProps...), "claimsMapping", "domainHint", "metadataUrl", "responseMode", "state"),
 		merge(providerFilter, map[string]store.Field{"domainHint": str("domainHint"), "metadataUrl": str("metadataUrl"),
 			"responseMode": str("responseMode")}),
 		map[string]store.Field{"id": store.FieldID, "displayName": str("displayName")})
 
 	deprecatedFilter = map[string]store.Field{"id": store.FieldID, "name": str("displayName"),
 		"type": str("identityProviderType"), "clientId": str("clientId")}
-	deprecatedView = newView("microsoft.graph.identityProvider", []string{"id", "name", "type", "clientId", "clientSecret"},
-		deprecatedFilter, map[string]store.Field{"id": store.FieldID, "name": str("displayName")})
+	deprecatedView = deprecated(newView("microsoft.graph.identityProvider", []string{"id", "name", "type", "clientId", "clientSecret"},
+		deprecatedFilter, map[string]store.Field{"id": store.FieldID, "name": str("displayName")}))
 	// Beta adds openIdConnectProvider.
-	deprecatedViewBeta = newView("microsoft.graph.identityProvider",
+	deprecatedViewBeta = deprecated(newView("microsoft.graph.identityProvider",
 		[]string{"id", "name", "type", "clientId", "clientSecret", "claimsMapping", "domainHint", "metadataUrl",
 			"responseMode", "responseType", "scope"},
 		merge(deprecatedFilter, map[string]store.Field{"domainHint": str("domainHint"), "metadataUrl": str("metadataUrl"),
 			"responseMode": str("responseMode"), "responseType": str("responseType"), "scope": str("scope")}),
-		map[string]store.Field{"id": store.FieldID, "name": str("displayName")})
+		map[string]store.Field{"id": store.FieldID, "name": str("displayName")}))
 
 	b2xFlowView = newView("microsoft.graph.b2xIdentityUserFlow",
 		[]string{"id", "userFlowType", "userFlowTypeVersion"},
@@ -156,6 +159,11 @@ var (
 	// Routes without query options name no view; messages then name no type.
 	noView = newView("", nil, nil, nil)
 )
+
+func deprecated(v *view) *view {
+	v.deprecatedType = true
+	return v
+}
 
 func merge(a, b map[string]store.Field) map[string]store.Field {
 	out := make(map[string]store.Field, len(a)+len(b))
@@ -236,7 +244,7 @@ func (v *view) cond(e odata.Expr) (store.Cond, error) {
 		if e.Op == "ne" {
 			op = store.Ne
 		}
-		return &store.Match{Field: f, Op: op, Values: []store.Value{val}}, nil
+		return v.typeMatch(e.Prop, &store.Match{Field: f, Op: op, Values: []store.Value{val}}), nil
 	case *odata.Func:
 		f, val, err := v.operand(e.Prop, e.Value, false)
 		if err != nil {
@@ -249,7 +257,7 @@ func (v *view) cond(e odata.Expr) (store.Cond, error) {
 		if e.Name == "endswith" {
 			op = store.Suffix
 		}
-		return &store.Match{Field: f, Op: op, Values: []store.Value{val}}, nil
+		return v.typeMatch(e.Prop, &store.Match{Field: f, Op: op, Values: []store.Value{val}}), nil
 	case *odata.In:
 		m := &store.Match{Op: store.In}
 		for _, lit := range e.Values {
@@ -260,9 +268,52 @@ func (v *view) cond(e odata.Expr) (store.Cond, error) {
 			m.Field = f
 			m.Values = append(m.Values, val)
 		}
-		return m, nil
+		return v.typeMatch(e.Prop, m), nil
 	}
 	return nil, graph.Errorf(graph.KindInvalid, "Invalid filter clause.")
+}
+
+// typeMatch adapts a comparison of the deprecated view's type: stored
+// openIdConnect providers have no identityProviderType, and the view shows
+// them as "OpenIDConnect". The comparison is decided here for them, and
+// reads the stored field for the others.
+func (v *view) typeMatch(prop string, m *store.Match) store.Cond {
+	if !v.deprecatedType || !strings.EqualFold(prop, "type") {
+		return m
+	}
+	oidc := &store.Match{Field: odataTypeField, Op: store.Eq, Values: []store.Value{store.String(graph.TypeOpenIDConnectIdentityProvider)}}
+	others := &store.And{L: &store.Not{X: oidc}, R: m}
+	if holds(m, graph.OpenIDConnectType) {
+		return &store.Or{L: oidc, R: others}
+	}
+	return others
+}
+
+// holds evaluates a comparison on a known, present string value.
+func holds(m *store.Match, s string) bool {
+	low := strings.ToLower(s)
+	for _, v := range m.Values {
+		if v.Null {
+			if m.Op == store.Ne {
+				return true
+			}
+			continue
+		}
+		x := strings.ToLower(v.Str)
+		switch m.Op {
+		case store.Eq, store.In:
+			if x == low {
+				return true
+			}
+		case store.Ne:
+			return x != low
+		case store.Prefix:
+			return strings.HasPrefix(low, x)
+		case store.Suffix:
+			return strings.HasSuffix(low, x)
+		}
+	}
+	return false
 }
 
 // operand resolves a property and a literal compared with it.
