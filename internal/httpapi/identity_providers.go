@@ -119,12 +119,6 @@ func isBeta(r *http.Request) bool { return reqCtx(r).version == "beta" }
 const tips = "Use $select to choose only the properties your app needs, as this can lead to performance improvements. " +
 	"For example: GET identity/identityProviders?$select=displayName"
 
-type providerCollection struct {
-	Context string `json:"@odata.context"`
-	Tips    string `json:"@microsoft.graph.tips,omitempty"`
-	Value   []any  `json:"value"`
-}
-
 func (s *Server) handleListIdentityProviders(w http.ResponseWriter, r *http.Request) {
 	beta := isBeta(r)
 	ls := listSpec{coll: store.IdentityProviders, context: s.contextURL(r, "identity/identityProviders"),
