@@ -135,8 +135,9 @@ func (s *Server) recorded(it batchItem, rec *batchRecorder) *batchResponse {
 		sent = rec.header
 	}
 	if rec.overflow {
-		return s.batchError(it, http.StatusInternalServerError, "InternalServerError",
-			fmt.Sprintf("The response to request '%s' is larger than %d bytes, more than a batch response may carry.", it.id, MaxBodySize),
+		return s.batchError(it, http.StatusBadRequest, "Request_BadRequest",
+			fmt.Sprintf("The response to request '%s' is larger than %d MiB, more than a batch response may carry: send it alone or ask for a smaller page ($top).",
+				clip(it.id), MaxBatchResponseSize>>20),
 			sent.Get("request-id"))
 	}
 	status := rec.status
@@ -209,8 +210,12 @@ func (s *Server) batchError(it batchItem, status int, code, message, requestID s
 	}}
 }
 
+// MaxBatchResponseSize bounds the body of one inner response. The largest
+// page the server writes (999 items) stays well below it.
+const MaxBatchResponseSize = 16 << 20
+
 // batchRecorder is the in-memory ResponseWriter an inner request answers
-// to. It keeps at most MaxBodySize bytes of body.
+// to. It keeps at most MaxBatchResponseSize bytes of body.
 type batchRecorder struct {
 	header   http.Header
 	sent     http.Header // the header as it was when the status was written
@@ -233,14 +238,14 @@ func (w *batchRecorder) Write(b []byte) (int, error) {
 	if w.status == 0 {
 		w.WriteHeader(http.StatusOK)
 	}
-	if w.overflow || w.body.Len()+len(b) > MaxBodySize {
+	if w.overflow || w.body.Len()+len(b) > MaxBatchResponseSize {
 		w.overflow = true
 		return 0, errTooLargeResponse
 	}
 	return w.body.Write(b)
 }
 
-var errTooLargeResponse = fmt.Errorf("batch: inner response larger than %d bytes", MaxBodySize)
+var errTooLargeResponse = fmt.Errorf("batch: inner response larger than %d bytes", MaxBatchResponseSize)
 
 // --- reading and validating the batch -------------------------------------------
 
@@ -536,7 +541,15 @@ func batchMediaType(ct string) string {
 	return strings.ToLower(strings.TrimSpace(mt))
 }
 
+// batchErrorf is a 400 about the batch. Strings from the batch (ids,
+// methods, header names) are clipped: a message never repeats a whole
+// oversized input.
 func batchErrorf(format string, args ...any) error {
+	for i, a := range args {
+		if s, ok := a.(string); ok {
+			args[i] = clip(s)
+		}
+	}
 	return graph.Errorf(graph.KindInvalid, format, args...)
 }
 

@@ -2,14 +2,15 @@ package httpapi
 
 import (
 	"bytes"
-	"crypto/hmac"
+	"context"
 	"encoding/base64"
 	"encoding/json"
-	"errors"
+	"fmt"
 	"net/http"
 	"net/url"
 	"strconv"
 	"strings"
+	"time"
 	"unicode/utf8"
 
 	"github.com/idgraph/idgraph/internal/graph"
@@ -28,6 +29,7 @@ const (
 	queryNone   queryKind = iota // $expand (where the handler reads it) and $format only
 	queryEntity                  // also $select
 	queryList                    // every option of decision D8
+	queryCount                   // a /$count segment: $filter
 )
 
 // allowedOptions lists the options each kind accepts.
@@ -35,6 +37,7 @@ var allowedOptions = map[queryKind][]string{
 	queryNone:   {"$expand", "$format"},
 	queryEntity: {"$select", "$expand", "$format"},
 	queryList:   {"$select", "$filter", "$orderby", "$top", "$count", "$skiptoken", "$expand", "$format"},
+	queryCount:  {"$filter", "$format"},
 }
 
 // parseOptions reads the system query options of a GET request and checks
@@ -53,8 +56,9 @@ func parseOptions(r *http.Request, rt *route, beta bool) (odata.Query, error) {
 			return odata.Query{}, graph.Errorf(graph.KindInvalid, "Query option '%s' is not allowed on this resource.", name)
 		}
 	}
-	if q.Expand != "" && rt.query != queryNone {
-		// No collection or entity of the slice has navigation properties.
+	if q.Expand != "" && q.Expand != "*" && rt.query != queryNone {
+		// No collection or entity of the slice has navigation properties:
+		// "*" expands nothing, a name is unknown.
 		item, _, _ := strings.Cut(q.Expand, ",")
 		item, _, _ = strings.Cut(strings.TrimSpace(item), "(")
 		return odata.Query{}, graph.Errorf(graph.KindInvalid, "Could not find a property named '%s' on type '%s'.",
@@ -74,6 +78,7 @@ func contains(list []string, s string) bool {
 
 // clip shortens user input quoted in a message.
 func clip(s string) string {
+	s = strings.ToValidUTF8(s, "\uFFFD")
 	if len(s) <= 100 {
 		return s
 	}
@@ -273,25 +278,36 @@ func (v *view) cond(e odata.Expr) (store.Cond, error) {
 	return nil, graph.Errorf(graph.KindInvalid, "Invalid filter clause.")
 }
 
-// typeMatch adapts a comparison of the deprecated view's type: stored
-// openIdConnect providers have no identityProviderType, and the view shows
-// them as "OpenIDConnect". The comparison is decided here for them, and
-// reads the stored field for the others.
+// typeMatch adapts a comparison of a property that some items show
+// without storing it: the deprecated view's type, "OpenIDConnect" for
+// openIdConnect providers (renderDeprecated), and their domainHint, ""
+// when none was given (Graph's examples show it so).
 func (v *view) typeMatch(prop string, m *store.Match) store.Cond {
-	if !v.deprecatedType || !strings.EqualFold(prop, "type") {
-		return m
-	}
 	oidc := &store.Match{Field: odataTypeField, Op: store.Eq, Values: []store.Value{store.String(graph.TypeOpenIDConnectIdentityProvider)}}
-	others := &store.And{L: &store.Not{X: oidc}, R: m}
-	if holds(m, graph.OpenIDConnectType) {
-		return &store.Or{L: oidc, R: others}
+	switch {
+	case v.deprecatedType && strings.EqualFold(prop, "type"):
+		return withDefault(m, oidc, graph.OpenIDConnectType)
+	case strings.EqualFold(prop, "domainHint"):
+		return withDefault(m, oidc, "")
 	}
-	return others
+	return m
 }
 
-// holds evaluates a comparison on a known, present string value.
+// withDefault is m on items where, among rows, a missing field reads as
+// def.
+func withDefault(m *store.Match, rows store.Cond, def string) store.Cond {
+	missing := &store.Match{Field: m.Field, Op: store.Eq, Values: []store.Value{store.Null}}
+	var inRows store.Cond = &store.And{L: &store.Not{X: missing}, R: m}
+	if holds(m, def) {
+		inRows = &store.Or{L: missing, R: inRows}
+	}
+	return &store.Or{L: &store.And{L: rows, R: inRows}, R: &store.And{L: &store.Not{X: rows}, R: m}}
+}
+
+// holds evaluates a comparison on a known, present string value, ignoring
+// ASCII case as the store does.
 func holds(m *store.Match, s string) bool {
-	low := strings.ToLower(s)
+	low := asciiLower(s)
 	for _, v := range m.Values {
 		if v.Null {
 			if m.Op == store.Ne {
@@ -299,7 +315,7 @@ func holds(m *store.Match, s string) bool {
 			}
 			continue
 		}
-		x := strings.ToLower(v.Str)
+		x := asciiLower(v.Str)
 		switch m.Op {
 		case store.Eq, store.In:
 			if x == low {
@@ -316,6 +332,15 @@ func holds(m *store.Match, s string) bool {
 	return false
 }
 
+func asciiLower(s string) string {
+	return strings.Map(func(r rune) rune {
+		if 'A' <= r && r <= 'Z' {
+			return r + ('a' - 'A')
+		}
+		return r
+	}, s)
+}
+
 // operand resolves a property and a literal compared with it.
 func (v *view) operand(prop string, lit odata.Literal, nullOK bool) (store.Field, store.Value, error) {
 	f, ok := v.filter[strings.ToLower(prop)]
@@ -330,8 +355,8 @@ func (v *view) operand(prop string, lit odata.Literal, nullOK bool) (store.Field
 	case (lit.Kind == odata.LitString || lit.Kind == odata.LitGUID) && !f.Bool:
 		return f, store.String(lit.Str), nil
 	}
-	return store.Field{}, store.Value{}, graph.Errorf(graph.KindInvalid,
-		"Invalid filter clause: the literal compared with '%s' is not of the property's type.", clip(prop))
+	return store.Field{}, store.Value{}, &graph.Error{Kind: graph.KindInvalid, Code: "BadRequest",
+		Message: "Invalid filter clause: the literal compared with '" + clip(prop) + "' is not of the property's type."}
 }
 
 // selection resolves $select against the view: the properties to keep as
@@ -349,6 +374,7 @@ func (v *view) selection(sel []string) ([]string, error) {
 		for _, p := range v.props {
 			if strings.EqualFold(p, name) {
 				found = p
+				break
 			}
 		}
 		if found == "" {
@@ -391,7 +417,7 @@ func project(item []byte, sel []string) ([]byte, error) {
 			} else {
 				c += list
 			}
-			raw, _ = json.Marshal(c)
+			raw, _ = marshal(c)
 		case name == "id" || name == "@odata.type" || contains(sel, name):
 		default:
 			continue
@@ -400,13 +426,25 @@ func project(item []byte, sel []string) ([]byte, error) {
 			out.WriteByte(',')
 		}
 		n++
-		key, _ := json.Marshal(name)
+		key, _ := marshal(name)
 		out.Write(key)
 		out.WriteByte(':')
 		out.Write(raw)
 	}
 	out.WriteByte('}')
 	return out.Bytes(), nil
+}
+
+// marshal encodes v as writeJSONBody does: without HTML escaping, so
+// '&', '<' and '>' stay one byte.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }
 
 // writeSelected answers one entity, reduced to the request's $select.
@@ -421,7 +459,7 @@ func (s *Server) writeSelected(w http.ResponseWriter, r *http.Request, version i
 		writeEntity(w, http.StatusOK, version, body)
 		return
 	}
-	b, err := json.Marshal(body)
+	b, err := marshal(body)
 	if err == nil {
 		b, err = project(b, sel)
 	}
@@ -476,7 +514,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ls listSpec) error
 	}
 	if rc.route.count {
 		q.Count, q.Limit = true, 1
-		page, err := s.store.Query(r.Context(), rc.tenant.ID, ls.coll, q)
+		page, err := s.query(r, ls.coll, q)
 		if err != nil {
 			return err
 		}
@@ -517,7 +555,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ls listSpec) error
 		}
 		q.After = cur
 	}
-	page, err := s.store.Query(r.Context(), rc.tenant.ID, ls.coll, q)
+	page, err := s.query(r, ls.coll, q)
 	if err != nil {
 		if graph.KindOf(err) == graph.KindInvalid && q.After != "" {
 			return errBadSkipToken
@@ -525,6 +563,9 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ls listSpec) error
 		return err
 	}
 	out := pageBody{Context: ls.context, Tips: ls.tips, Value: make([]json.RawMessage, 0, len(page.Records))}
+	if sel != nil {
+		out.Tips = "" // the tip is to use $select
+	}
 	if ls.context != "" && sel != nil {
 		out.Context += "(" + strings.Join(sel, ",") + ")"
 	}
@@ -536,7 +577,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ls listSpec) error
 		if err != nil {
 			return err
 		}
-		b, err := json.Marshal(item)
+		b, err := marshal(item)
 		if err != nil {
 			return err
 		}
@@ -548,40 +589,68 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ls listSpec) error
 		out.Value = append(out.Value, b)
 	}
 	if page.Next != "" {
-		out.NextLink = s.nextLink(r, s.sealSkipToken(page.Next, binding))
+		token, err := s.sealSkipToken(page.Next, binding)
+		if err != nil {
+			return err
+		}
+		out.NextLink = s.nextLink(r, token)
 	}
 	writeJSONBody(w, http.StatusOK, out)
 	return nil
 }
 
+// QueryTimeout bounds one collection read. A filter on a property without
+// an index (anything but id and displayName) reads the whole collection;
+// on a very large one it is stopped rather than allowed to hold a reader
+// that other requests and tenants need.
+const QueryTimeout = 3 * time.Second
+
+// query runs one store query within QueryTimeout.
+func (s *Server) query(r *http.Request, c store.Collection, q store.Query) (store.Page, error) {
+	ctx, cancel := context.WithTimeout(r.Context(), QueryTimeout)
+	defer cancel()
+	page, err := s.store.Query(ctx, reqCtx(r).tenant.ID, c, q)
+	if err != nil && ctx.Err() != nil && r.Context().Err() == nil {
+		return store.Page{}, &graph.Error{Kind: graph.KindUnavailable, Err: err,
+			Message: fmt.Sprintf("The query ran longer than %v and was stopped. Filters on id and displayName use an index; narrow the filter or retry later.", QueryTimeout)}
+	}
+	return page, err
+}
+
 // pageBinding is what a $skiptoken is valid for: the tenant, the
-// collection's path and the query that orders and filters it.
-func pageBinding(tenant, path, filter, order string) []byte {
-	return []byte(strings.Join([]string{"page/v1", tenant, strings.ToLower(path), filter, order}, "\x00"))
+// collection's path and the query that orders and filters it. Each part is
+// length-prefixed, so no two bindings read alike.
+func pageBinding(tenant, path, filter, order string) string {
+	var b strings.Builder
+	b.WriteString("idgraph page v1")
+	for _, part := range []string{tenant, strings.ToLower(path), filter, order} {
+		fmt.Fprintf(&b, "|%d:%s", len(part), part)
+	}
+	return b.String()
 }
 
 var errBadSkipToken = graph.Errorf(graph.KindInvalid, "The $skiptoken is not valid for this request: follow @odata.nextLink as returned.")
 
-// sealSkipToken turns a store cursor into an opaque token: the cursor and
-// a MAC over it and the binding.
-func (s *Server) sealSkipToken(cursor string, binding []byte) string {
-	mac := s.keys.MAC(append(append(append([]byte(nil), binding...), 0), cursor...))
-	return base64.RawURLEncoding.EncodeToString([]byte(cursor)) + "." + base64.RawURLEncoding.EncodeToString(mac[:16])
+// sealSkipToken turns a store cursor into an opaque token: the cursor
+// sealed with the server's key, the binding as additional data. Clients
+// learn nothing from it (not even the position), and it opens only for the
+// same tenant, path, filter and order.
+func (s *Server) sealSkipToken(cursor string, binding string) (string, error) {
+	sealed, err := s.keys.Seal([]byte(cursor), binding)
+	if err != nil {
+		return "", err
+	}
+	return base64.RawURLEncoding.EncodeToString(sealed), nil
 }
 
 // openSkipToken returns the cursor of a token sealed for this binding.
-func (s *Server) openSkipToken(token string, binding []byte) (string, error) {
-	c64, m64, ok := strings.Cut(token, ".")
-	if !ok {
+func (s *Server) openSkipToken(token string, binding string) (string, error) {
+	sealed, err := base64.RawURLEncoding.Strict().DecodeString(token)
+	if err != nil {
 		return "", errBadSkipToken
 	}
-	cursor, err1 := base64.RawURLEncoding.Strict().DecodeString(c64)
-	mac, err2 := base64.RawURLEncoding.Strict().DecodeString(m64)
-	if err := errors.Join(err1, err2); err != nil || len(mac) != 16 {
-		return "", errBadSkipToken
-	}
-	want := s.keys.MAC(append(append(append([]byte(nil), binding...), 0), cursor...))
-	if !hmac.Equal(mac, want[:16]) {
+	cursor, err := s.keys.Open(sealed, binding)
+	if err != nil {
 		return "", errBadSkipToken
 	}
 	return string(cursor), nil

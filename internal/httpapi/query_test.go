@@ -1695,7 +1695,7 @@ func TestQuerySkipToken(t *testing.T) {
 			}
 			// The token is opaque and sealed: any change is refused.
 			for _, bad := range []string{qtFlip(tk, len(tk)/2), qtFlip(tk, len(tk)-1), qtFlip(tk, 0), tk[:len(tk)-1], tk + "A",
-				strings.Replace(tk, ".", "", 1), "abc", "a.b", ".", strings.ToUpper(tk), tk + "." + tk} {
+				tk[1:], "abc", "a.b", ".", strings.ToUpper(tk), tk + "." + tk} {
 				qtReject(t, s, f.b2c, with(base+"?$top=2", bad), http.StatusBadRequest, "", "")
 			}
 			qtReject(t, s, f.b2c, base+"?$top=2&$skiptoken=", http.StatusBadRequest, "", "")

@@ -46,7 +46,7 @@ type route struct {
 // "microsoft.graph." and "()"; the first matching row wins.
 var routes = compile([]route{
 	{method: "GET", pattern: "identity/apiConnectors", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors, query: queryList},
-	{method: "GET", pattern: "identity/apiConnectors/$count", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors, query: queryList, count: true},
+	{method: "GET", pattern: "identity/apiConnectors/$count", policy: auth.APIConnectorList, handler: (*Server).handleListAPIConnectors, query: queryCount, count: true},
 	{method: "POST", pattern: "identity/apiConnectors", policy: auth.APIConnectorCreate, handler: (*Server).handleCreateAPIConnector},
 	{method: "GET", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorGet, handler: (*Server).handleGetAPIConnector, query: queryEntity},
 	{method: "PATCH", pattern: "identity/apiConnectors/{id}", policy: auth.APIConnectorUpdate, handler: (*Server).handleUpdateAPIConnector},
@@ -55,7 +55,7 @@ var routes = compile([]route{
 
 	{method: "GET", pattern: "identity/identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleAvailableProviderTypes, family: famProviders},
 	{method: "GET", pattern: "identity/identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders, query: queryList},
-	{method: "GET", pattern: "identity/identityProviders/$count", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders, query: queryList, count: true},
+	{method: "GET", pattern: "identity/identityProviders/$count", policy: auth.IdentityProviderRead, handler: (*Server).handleListIdentityProviders, family: famProviders, query: queryCount, count: true},
 	{method: "POST", pattern: "identity/identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateIdentityProvider, family: famProviders},
 	{method: "GET", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetIdentityProvider, family: famProviders, query: queryEntity},
 	{method: "PATCH", pattern: "identity/identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateIdentityProvider, family: famProviders},
@@ -63,7 +63,7 @@ var routes = compile([]route{
 
 	{method: "GET", pattern: "identityProviders/availableProviderTypes", policy: auth.IdentityProviderRead, handler: (*Server).handleDeprecatedAvailableProviderTypes, family: famDeprecated},
 	{method: "GET", pattern: "identityProviders", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated, query: queryList},
-	{method: "GET", pattern: "identityProviders/$count", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated, query: queryList, count: true},
+	{method: "GET", pattern: "identityProviders/$count", policy: auth.IdentityProviderRead, handler: (*Server).handleListDeprecatedIdentityProviders, family: famDeprecated, query: queryCount, count: true},
 	{method: "POST", pattern: "identityProviders", policy: auth.IdentityProviderWrite, handler: (*Server).handleCreateDeprecatedIdentityProvider, family: famDeprecated},
 	{method: "GET", pattern: "identityProviders/{id}", policy: auth.IdentityProviderRead, handler: (*Server).handleGetDeprecatedIdentityProvider, family: famDeprecated, query: queryEntity},
 	{method: "PATCH", pattern: "identityProviders/{id}", policy: auth.IdentityProviderWrite, handler: (*Server).handleUpdateDeprecatedIdentityProvider, family: famDeprecated},
@@ -75,7 +75,7 @@ func flowRoutes(coll string, flows, providers family) []route {
 	p := "identity/" + coll
 	return []route{
 		{method: "GET", pattern: p, policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows, query: queryList},
-		{method: "GET", pattern: p + "/$count", policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows, query: queryList, count: true},
+		{method: "GET", pattern: p + "/$count", policy: auth.UserFlowRead, handler: (*Server).handleListUserFlows, family: flows, query: queryCount, count: true},
 		{method: "POST", pattern: p, policy: auth.UserFlowWrite, handler: (*Server).handleCreateUserFlow, family: flows},
 		{method: "GET", pattern: p + "/{id}", policy: auth.UserFlowRead, handler: (*Server).handleGetUserFlow, family: flows, query: queryEntity},
 		{method: "DELETE", pattern: p + "/{id}", policy: auth.UserFlowWrite, handler: (*Server).handleDeleteUserFlow, family: flows},
@@ -83,7 +83,7 @@ func flowRoutes(coll string, flows, providers family) []route {
 		{method: "GET", pattern: p + "/{id}/apiConnectorConfiguration/{step}", policy: auth.UserFlowConnectors, handler: (*Server).handleGetFlowConnectorStep, family: flows},
 		{method: "PUT", pattern: p + "/{id}/apiConnectorConfiguration/{step}/$ref", policy: auth.UserFlowConnectors, handler: (*Server).handlePutFlowConnectorRef, family: flows},
 		{method: "GET", pattern: p + "/{id}/identityProviders", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers, query: queryList},
-		{method: "GET", pattern: p + "/{id}/identityProviders/$count", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers, query: queryList, count: true},
+		{method: "GET", pattern: p + "/{id}/identityProviders/$count", policy: auth.UserFlowProviders, handler: (*Server).handleListFlowProviders, family: providers, query: queryCount, count: true},
 		{method: "POST", pattern: p + "/{id}/identityProviders/$ref", policy: auth.UserFlowProviders, handler: (*Server).handleAddFlowProvider, family: providers},
 		{method: "DELETE", pattern: p + "/{id}/identityProviders/{ref}/$ref", policy: auth.UserFlowProviders, handler: (*Server).handleRemoveFlowProvider, family: providers},
 	}

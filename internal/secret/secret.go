@@ -12,8 +12,6 @@ package secret
 import (
 	"crypto/aes"
 	"crypto/cipher"
-	"crypto/hkdf"
-	"crypto/hmac"
 	"crypto/rand"
 	"crypto/sha256"
 	"encoding/base64"
@@ -37,9 +35,8 @@ const (
 
 // Keyring seals and opens values with one KEK.
 type Keyring struct {
-	kek    cipher.AEAD
-	id     [idLen]byte
-	macKey []byte // derived from the key: signs opaque tokens the server hands out
+	kek cipher.AEAD
+	id  [idLen]byte
 }
 
 // New returns a Keyring for a 32-byte key.
@@ -51,11 +48,7 @@ func New(key []byte) (*Keyring, error) {
 	if err != nil {
 		return nil, err
 	}
-	mk, err := hkdf.Key(sha256.New, key, nil, "idgraph token mac", 32)
-	if err != nil {
-		return nil, err
-	}
-	k := &Keyring{kek: aead, macKey: mk}
+	k := &Keyring{kek: aead}
 	sum := sha256.Sum256(append([]byte("idgraph kek id\x00"), key...))
 	copy(k.id[:], sum[:])
 	return k, nil
@@ -72,14 +65,6 @@ func newGCM(key []byte) (cipher.AEAD, error) {
 // Fingerprint identifies the key without revealing it; replicas compare it to
 // make sure they share one key.
 func (k *Keyring) Fingerprint() string { return hex.EncodeToString(k.id[:]) }
-
-// MAC returns an HMAC-SHA256 of msg under a key derived from the keyring's
-// key, so every server sharing the key accepts the tokens of the others.
-func (k *Keyring) MAC(msg []byte) []byte {
-	m := hmac.New(sha256.New, k.macKey)
-	m.Write(msg)
-	return m.Sum(nil)
-}
 
 // AAD builds the additional data that binds a sealed value to its place.
 func AAD(tenant, collection, id, field string) string {

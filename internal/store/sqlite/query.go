@@ -2,6 +2,7 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -31,9 +32,15 @@ func (s *Store) Query(ctx context.Context, tenant string, c store.Collection, q 
 			return store.Page{}, err
 		}
 	}
+	// The count and the page read one snapshot.
+	tx, err := s.rdb.BeginTx(ctx, &sql.TxOptions{ReadOnly: true})
+	if err != nil {
+		return store.Page{}, translate(fmt.Errorf("query %s: %w", c, err))
+	}
+	defer tx.Rollback()
 	var out store.Page
 	if q.Count {
-		if err := s.rdb.QueryRowContext(ctx, "SELECT count(*) FROM objects WHERE "+where.sql.String(), where.args...).Scan(&out.Count); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM objects WHERE "+where.sql.String(), where.args...).Scan(&out.Count); err != nil {
 			return store.Page{}, translate(fmt.Errorf("count %s: %w", c, err))
 		}
 	}
@@ -65,7 +72,7 @@ func (s *Store) Query(ctx context.Context, tenant string, c store.Collection, q 
 	}
 	page.add("seq"+last+" LIMIT ?", q.Limit+1)
 	query, args := page.sql.String(), page.args
-	rows, err := s.rdb.QueryContext(ctx, query, args...)
+	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, translate(fmt.Errorf("query %s: %w", c, err))
 	}
@@ -137,10 +144,13 @@ func fieldOf(f store.Field) (field, error) {
 	case !member.MatchString(f.Name):
 		return field{}, graph.Errorf(graph.KindInvalid, "'%s' is not a property that can be queried.", f.Name)
 	case f.Bool:
-		return field{expr: "coalesce(json_extract(CAST(data AS TEXT), ?), 0)", args: []any{"$." + f.Name}}, nil
+		return field{expr: "coalesce(" + jsonValue + ", 0)", args: []any{"$." + f.Name}}, nil
 	}
-	return field{expr: "json_extract(CAST(data AS TEXT), ?) COLLATE NOCASE", args: []any{"$." + f.Name}}, nil
+	return field{expr: jsonValue + " COLLATE NOCASE", args: []any{"$." + f.Name}}, nil
 }
+
+// jsonValue reads the document member whose path is its parameter.
+const jsonValue = "json_extract(CAST(data AS TEXT), ?)"
 
 // indexed returns the indexed column for a field, if it has one. The
 // column reads a missing or null member as "", so it can stand for the
@@ -369,7 +379,7 @@ func orderKeys(os []store.Order) ([]orderKey, error) {
 			f = c
 		} else if !f.byKey {
 			// A missing member orders as "", so every row has a key.
-			f.expr = "coalesce(" + strings.TrimSuffix(f.expr, " COLLATE NOCASE") + ", '') COLLATE NOCASE"
+			f.expr = "coalesce(" + jsonValue + ", '') COLLATE NOCASE"
 		}
 		out = append(out, orderKey{f, o.Desc})
 	}
