@@ -656,8 +656,10 @@ func (s *Server) openSkipToken(token string, binding string) (string, error) {
 	return string(cursor), nil
 }
 
-// nextLink is the request's URL on the Graph host with its query options
-// and the next page's $skiptoken.
+// nextLink is the request's URL with its query options and the next page's
+// $skiptoken, on the address the client called: clients follow it (the
+// SDKs' page iterators do), so it must lead back to this server, not to the
+// Graph host that @odata.context names.
 func (s *Server) nextLink(r *http.Request, token string) string {
 	beta := isBeta(r)
 	var keep []string
@@ -674,5 +676,9 @@ func (s *Server) nextLink(r *http.Request, token string) string {
 		}
 	}
 	keep = append(keep, "$skiptoken="+url.QueryEscape(token))
-	return s.graphRoot + r.URL.EscapedPath() + "?" + strings.Join(keep, "&")
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	return scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(keep, "&")
 }

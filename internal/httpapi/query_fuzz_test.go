@@ -22,7 +22,7 @@ import (
 //   - a 4xx body is Graph's error envelope with a code and a message;
 //   - a 2xx /$count body is text/plain holding an integer no larger than
 //     the collection; a 2xx collection is a JSON object with a value
-//     array, a nextLink (if any) on the Graph host that, followed, answers
+//     array, a nextLink (if any) on the server's address that, followed, answers
 //     200 with other items; a 2xx entity is a JSON object with an id;
 //   - no body shows a stored secret;
 //   - while fuzzing, each answer comes within qfBudget (an answer slower
@@ -291,7 +291,7 @@ func (fx *qfFixture) check(t *testing.T, p qfPath, version, target, tok string, 
 		if page.NextLink == "" {
 			return
 		}
-		root := ufGraphRoot + "/" + version + "/"
+		root := fx.s.URL + "/" + version + "/" // links lead back to the server
 		rest, ok := strings.CutPrefix(page.NextLink, root)
 		if !ok {
 			fail("nextLink %q is not on %s", page.NextLink, root)
