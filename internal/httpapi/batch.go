@@ -75,7 +75,7 @@ func (s *Server) handleBatch(w http.ResponseWriter, r *http.Request) {
 	}
 	rc := reqCtx(r)
 	rc.route = &batchRoute
-	items, order, err := readBatch(w, r)
+	items, order, err := readBatch(w, r, s.batchRoots(r))
 	if err != nil {
 		s.writeError(w, r, err)
 		return
@@ -252,7 +252,7 @@ var errTooLargeResponse = fmt.Errorf("batch: inner response larger than %d bytes
 // readBatch reads and validates the batch body. It returns the requests and
 // the order to run them in: every request after its dependencies, otherwise
 // in the order listed.
-func readBatch(w http.ResponseWriter, r *http.Request) ([]batchItem, []int, error) {
+func readBatch(w http.ResponseWriter, r *http.Request, roots []string) ([]batchItem, []int, error) {
 	o, err := readObject(w, r)
 	if err != nil {
 		return nil, nil, err
@@ -271,7 +271,7 @@ func readBatch(w http.ResponseWriter, r *http.Request) ([]batchItem, []int, erro
 	items := make([]batchItem, len(elems))
 	index := make(map[string]int, len(elems))
 	for i, e := range elems {
-		it, err := readBatchItem(i, e)
+		it, err := readBatchItem(i, e, roots)
 		if err != nil {
 			return nil, nil, err
 		}
@@ -338,7 +338,7 @@ func batchOrder(items []batchItem, index map[string]int) ([]int, error) {
 
 // readBatchItem validates one element of requests. Messages name the
 // request by its id, or by its index until the id is known.
-func readBatchItem(i int, raw json.RawMessage) (batchItem, error) {
+func readBatchItem(i int, raw json.RawMessage, roots []string) (batchItem, error) {
 	var it batchItem
 	var m map[string]json.RawMessage
 	if len(raw) == 0 || raw[0] != '{' || json.Unmarshal(raw, &m) != nil {
@@ -391,7 +391,7 @@ func readBatchItem(i int, raw json.RawMessage) (batchItem, error) {
 	if !ok || rawURL == "" {
 		return it, batchErrorf("Request %s: 'url' is required.", name)
 	}
-	if it.url, err = batchURL(name, rawURL); err != nil {
+	if it.url, err = batchURL(name, rawURL, roots); err != nil {
 		return it, err
 	}
 
@@ -467,10 +467,16 @@ func readBatchItem(i int, raw json.RawMessage) (batchItem, error) {
 
 // batchURL checks an inner request's url: relative to the version root
 // ("identity/apiConnectors" or "/identity/apiConnectors"), query kept.
-func batchURL(name, raw string) (*url.URL, error) {
+func batchURL(name, raw string, roots []string) (*url.URL, error) {
 	for i := 0; i < len(raw); i++ {
 		if c := raw[i]; c < 0x20 || c == 0x7f {
 			return nil, batchErrorf("Request %s: 'url' has a control character.", name)
+		}
+	}
+	for _, root := range roots {
+		if len(raw) > len(root) && strings.EqualFold(raw[:len(root)], root) && raw[len(root)] == '/' {
+			raw = raw[len(root):]
+			break
 		}
 	}
 	if strings.HasPrefix(raw, "//") || batchHasScheme(raw) {
@@ -495,6 +501,19 @@ func batchURL(name, raw string) (*url.URL, error) {
 	u.Fragment, u.RawFragment = "", ""
 	u.RawQuery = batchEscapeQuery(u.RawQuery)
 	return u, nil
+}
+
+// batchRoots are the absolute prefixes a request URL of the batch may
+// carry instead of being relative: the version root on the cloud's Graph
+// host and on the address the client called. The Go SDK sends such URLs
+// when a client built for Graph is pointed at another base URL.
+func (s *Server) batchRoots(r *http.Request) []string {
+	scheme := "https"
+	if r.TLS == nil {
+		scheme = "http"
+	}
+	v := reqCtx(r).version
+	return []string{s.graphRoot + "/" + v, scheme + "://" + r.Host + "/" + v}
 }
 
 // batchHasScheme reports whether raw starts with a URI scheme ("https:").

@@ -399,8 +399,9 @@ func TestBatchMalformedRefused(t *testing.T) {
 				{"nested batch", reqs(post("1"), btRequest("2", "POST", "/$batch", "headers", btJSON, "body", reqs(get("x")))), "Nested batch requests are not supported."},
 				{"nested batch without slash", reqs(post("1"), btRequest("2", "POST", "$batch")), "Nested batch requests are not supported."},
 				{"nested batch escaped", reqs(post("1"), btRequest("2", "POST", "%24batch")), "Nested batch requests are not supported."},
-				{"absolute url", reqs(post("1"), get("2"), btRequest("3", "GET", "https://graph.microsoft.com/v1.0/identity/apiConnectors")), "relative"},
-				{"scheme-relative url", reqs(post("1"), btRequest("2", "GET", "//graph.microsoft.com/v1.0/identity/apiConnectors")), "relative"},
+				{"absolute url on another host", reqs(post("1"), get("2"), btRequest("3", "GET", "https://example.com/"+v+"/identity/apiConnectors")), "relative"},
+				{"absolute url of the other version", reqs(post("1"), btRequest("2", "GET", "https://graph.microsoft.com/"+other(v)+"/identity/apiConnectors")), "relative"},
+				{"scheme-relative url", reqs(post("1"), btRequest("2", "GET", "//graph.microsoft.com/"+v+"/identity/apiConnectors")), "relative"},
 				{"v1.0 prefix", reqs(post("1"), btRequest("2", "GET", "/v1.0/identity/apiConnectors")), "v1.0"},
 				{"beta prefix", reqs(post("1"), btRequest("2", "GET", "/beta/identity/apiConnectors")), "beta"},
 				{"control byte in url", reqs(post("1"), btRequest("2", "GET", "/identity/apiConnectors\n")), "'url'"},
@@ -451,6 +452,39 @@ func TestBatchMalformedRefused(t *testing.T) {
 					t.Errorf("gzip batch: %d %s", r.Status, r.Body)
 				}
 			})
+		})
+	}
+}
+
+// other is the other API version.
+func other(v string) string {
+	if v == "beta" {
+		return "v1.0"
+	}
+	return "beta"
+}
+
+// TestBatchAbsoluteURLs: a request URL may name the version root on the
+// cloud's Graph host or on the server's own address, as the Go SDK sends
+// it when a client built for Graph is pointed at idgraph.
+func TestBatchAbsoluteURLs(t *testing.T) {
+	s := newServer(t)
+	tok := s.adminToken(s.Tenant.ID)
+	for _, v := range []string{"v1.0", "beta"} {
+		t.Run(v, func(t *testing.T) {
+			got, _ := btRun(t, s, v, tok,
+				btRequest("graph", "POST", "https://graph.microsoft.com/"+v+"/identity/apiConnectors", "headers", btJSON, "body", btConnector("Absolute "+v, "pw-absolute")),
+				btRequest("self", "GET", s.URL+"/"+v+"/identity/apiConnectors?$filter="+url.QueryEscape("displayName eq 'Absolute "+v+"'"), "dependsOn", []string{"graph"}),
+				btRequest("upper", "GET", "HTTPS://GRAPH.MICROSOFT.COM/"+strings.ToUpper(v)+"/identity/apiConnectors/$count"))
+			btStatus(t, got["graph"], http.StatusCreated)
+			btStatus(t, got["self"], http.StatusOK)
+			btStatus(t, got["upper"], http.StatusOK)
+			var page struct {
+				Value []map[string]any `json:"value"`
+			}
+			if err := json.Unmarshal(got["self"].Body, &page); err != nil || len(page.Value) != 1 {
+				t.Errorf("GET on the server's own address: %s (%v), want the connector just created", got["self"].Body, err)
+			}
 		})
 	}
 }
