@@ -15,6 +15,7 @@ import (
 
 	"github.com/google/uuid"
 	"github.com/idgraph/idgraph/internal/graph"
+	"github.com/idgraph/idgraph/internal/odata"
 )
 
 // JSON batching (spec §4.6, decision D8): POST /{version}/$batch carries up
@@ -137,7 +138,7 @@ func (s *Server) recorded(it batchItem, rec *batchRecorder) *batchResponse {
 	if rec.overflow {
 		return s.batchError(it, http.StatusBadRequest, "Request_BadRequest",
 			fmt.Sprintf("The response to request '%s' is larger than %d MiB, more than a batch response may carry: send it alone or ask for a smaller page ($top).",
-				clip(it.id), MaxBatchResponseSize>>20),
+				odata.Clip(it.id), MaxBatchResponseSize>>20),
 			sent.Get("request-id"))
 	}
 	status := rec.status
@@ -508,12 +509,8 @@ func batchURL(name, raw string, roots []string) (*url.URL, error) {
 // host and on the address the client called. The Go SDK sends such URLs
 // when a client built for Graph is pointed at another base URL.
 func (s *Server) batchRoots(r *http.Request) []string {
-	scheme := "https"
-	if r.TLS == nil {
-		scheme = "http"
-	}
 	v := reqCtx(r).version
-	return []string{s.graphRoot + "/" + v, scheme + "://" + r.Host + "/" + v}
+	return []string{s.graphRoot + "/" + v, origin(r) + "/" + v}
 }
 
 // batchHasScheme reports whether raw starts with a URI scheme ("https:").
@@ -566,7 +563,7 @@ func batchMediaType(ct string) string {
 func batchErrorf(format string, args ...any) error {
 	for i, a := range args {
 		if s, ok := a.(string); ok {
-			args[i] = clip(s)
+			args[i] = odata.Clip(s)
 		}
 	}
 	return graph.Errorf(graph.KindInvalid, format, args...)

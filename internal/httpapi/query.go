@@ -6,12 +6,13 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/odata"
@@ -52,7 +53,7 @@ func parseOptions(r *http.Request, rt *route, beta bool) (odata.Query, error) {
 	}
 	allowed := allowedOptions[rt.query]
 	for _, name := range q.Given {
-		if !contains(allowed, name) {
+		if !slices.Contains(allowed, name) {
 			return odata.Query{}, graph.Errorf(graph.KindInvalid, "Query option '%s' is not allowed on this resource.", name)
 		}
 	}
@@ -62,31 +63,9 @@ func parseOptions(r *http.Request, rt *route, beta bool) (odata.Query, error) {
 		item, _, _ := strings.Cut(q.Expand, ",")
 		item, _, _ = strings.Cut(strings.TrimSpace(item), "(")
 		return odata.Query{}, graph.Errorf(graph.KindInvalid, "Could not find a property named '%s' on type '%s'.",
-			clip(item), rt.view(r).typeName)
+			odata.Clip(item), rt.view(r).typeName)
 	}
 	return q, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, v := range list {
-		if v == s {
-			return true
-		}
-	}
-	return false
-}
-
-// clip shortens user input quoted in a message.
-func clip(s string) string {
-	s = strings.ToValidUTF8(s, "\uFFFD")
-	if len(s) <= 100 {
-		return s
-	}
-	cut := 100
-	for cut > 0 && !utf8.RuneStart(s[cut]) {
-		cut--
-	}
-	return s[:cut] + "..."
 }
 
 // view is one collection as clients see it: its type, the properties
@@ -171,13 +150,8 @@ func deprecated(v *view) *view {
 }
 
 func merge(a, b map[string]store.Field) map[string]store.Field {
-	out := make(map[string]store.Field, len(a)+len(b))
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
+	out := maps.Clone(a)
+	maps.Copy(out, b)
 	return out
 }
 
@@ -215,7 +189,7 @@ func (v *view) unsupportedFilter(prop string) error {
 		t = t[i+1:]
 	}
 	return &graph.Error{Kind: graph.KindInvalid, Code: "Request_UnsupportedQuery",
-		Message: "Unsupported or invalid query filter clause specified for property '" + clip(prop) + "' of resource '" + t + "'."}
+		Message: "Unsupported or invalid query filter clause specified for property '" + odata.Clip(prop) + "' of resource '" + t + "'."}
 }
 
 // cond translates a parsed $filter into a store condition.
@@ -307,7 +281,7 @@ func withDefault(m *store.Match, rows store.Cond, def string) store.Cond {
 // holds evaluates a comparison on a known, present string value, ignoring
 // ASCII case as the store does.
 func holds(m *store.Match, s string) bool {
-	low := asciiLower(s)
+	low := odata.FoldASCII(s)
 	for _, v := range m.Values {
 		if v.Null {
 			if m.Op == store.Ne {
@@ -315,7 +289,7 @@ func holds(m *store.Match, s string) bool {
 			}
 			continue
 		}
-		x := asciiLower(v.Str)
+		x := odata.FoldASCII(v.Str)
 		switch m.Op {
 		case store.Eq, store.In:
 			if x == low {
@@ -330,15 +304,6 @@ func holds(m *store.Match, s string) bool {
 		}
 	}
 	return false
-}
-
-func asciiLower(s string) string {
-	return strings.Map(func(r rune) rune {
-		if 'A' <= r && r <= 'Z' {
-			return r + ('a' - 'A')
-		}
-		return r
-	}, s)
 }
 
 // operand resolves a property and a literal compared with it.
@@ -356,7 +321,7 @@ func (v *view) operand(prop string, lit odata.Literal, nullOK bool) (store.Field
 		return f, store.String(lit.Str), nil
 	}
 	return store.Field{}, store.Value{}, &graph.Error{Kind: graph.KindInvalid, Code: "BadRequest",
-		Message: "Invalid filter clause: the literal compared with '" + clip(prop) + "' is not of the property's type."}
+		Message: "Invalid filter clause: the literal compared with '" + odata.Clip(prop) + "' is not of the property's type."}
 }
 
 // selection resolves $select against the view: the properties to keep as
@@ -378,7 +343,7 @@ func (v *view) selection(sel []string) ([]string, error) {
 			}
 		}
 		if found == "" {
-			return nil, graph.Errorf(graph.KindInvalid, "Could not find a property named '%s' on type '%s'.", clip(name), v.typeName)
+			return nil, graph.Errorf(graph.KindInvalid, "Could not find a property named '%s' on type '%s'.", odata.Clip(name), v.typeName)
 		}
 		out = append(out, found)
 	}
@@ -418,7 +383,7 @@ func project(item []byte, sel []string) ([]byte, error) {
 				c += list
 			}
 			raw, _ = marshal(c)
-		case name == "id" || name == "@odata.type" || contains(sel, name):
+		case name == "id" || name == "@odata.type" || slices.Contains(sel, name):
 		default:
 			continue
 		}
@@ -435,8 +400,9 @@ func project(item []byte, sel []string) ([]byte, error) {
 	return out.Bytes(), nil
 }
 
-// marshal encodes v as writeJSONBody does: without HTML escaping, so
-// '&', '<' and '>' stay one byte.
+// marshal encodes v as every response body is encoded: without HTML
+// escaping, so '&', '<' and '>' stay one byte (and links keep their '&' as
+// Graph writes them).
 func marshal(v any) ([]byte, error) {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
@@ -531,7 +497,7 @@ func (s *Server) list(w http.ResponseWriter, r *http.Request, ls listSpec) error
 		f, ok := v.order[strings.ToLower(o.Prop)]
 		if !ok {
 			return &graph.Error{Kind: graph.KindInvalid, Code: "Request_UnsupportedQuery",
-				Message: "Sorting by property '" + clip(o.Prop) + "' is not supported."}
+				Message: "Sorting by property '" + odata.Clip(o.Prop) + "' is not supported."}
 		}
 		q.OrderBy = append(q.OrderBy, store.Order{Field: f, Desc: o.Desc})
 		dir := " asc"
@@ -676,9 +642,13 @@ func (s *Server) nextLink(r *http.Request, token string) string {
 		}
 	}
 	keep = append(keep, "$skiptoken="+url.QueryEscape(token))
-	scheme := "https"
+	return origin(r) + r.URL.EscapedPath() + "?" + strings.Join(keep, "&")
+}
+
+// origin is the scheme and host the client called.
+func origin(r *http.Request) string {
 	if r.TLS == nil {
-		scheme = "http"
+		return "http://" + r.Host
 	}
-	return scheme + "://" + r.Host + r.URL.EscapedPath() + "?" + strings.Join(keep, "&")
+	return "https://" + r.Host
 }

@@ -61,7 +61,7 @@ func writeExpr(b *strings.Builder, e Expr) {
 		}
 		writeOperand(b, e.L)
 		b.WriteByte(' ')
-		b.WriteString(asciiLower(e.Op))
+		b.WriteString(FoldASCII(e.Op))
 		b.WriteByte(' ')
 		writeOperand(b, e.R)
 	case *Not:
@@ -76,14 +76,14 @@ func writeExpr(b *strings.Builder, e Expr) {
 		}
 		b.WriteString(e.Prop)
 		b.WriteByte(' ')
-		b.WriteString(asciiLower(e.Op))
+		b.WriteString(FoldASCII(e.Op))
 		b.WriteByte(' ')
 		writeLiteral(b, e.Value)
 	case *Func:
 		if e == nil {
 			return
 		}
-		b.WriteString(asciiLower(e.Name))
+		b.WriteString(FoldASCII(e.Name))
 		b.WriteByte('(')
 		b.WriteString(e.Prop)
 		b.WriteString(", ")
@@ -130,7 +130,7 @@ func writeLiteral(b *strings.Builder, l Literal) {
 			b.WriteString("false")
 		}
 	case LitGUID:
-		b.WriteString(asciiLower(l.Str))
+		b.WriteString(FoldASCII(l.Str))
 	default:
 		b.WriteString("null")
 	}
@@ -305,7 +305,7 @@ func (p *parser) parseCall(w token) (Expr, int, error) {
 	if err := p.callError(w); err != nil {
 		return nil, 0, err
 	}
-	name := asciiLower(w.text)
+	name := FoldASCII(w.text)
 	if err := p.advance(); err != nil {
 		return nil, 0, err
 	}
@@ -341,7 +341,7 @@ func (p *parser) parseCall(w token) (Expr, int, error) {
 // callError is the error for calling w (p.tok is the '(' after it), or nil
 // when w is a supported function.
 func (p *parser) callError(w token) error {
-	name := asciiLower(w.text)
+	name := FoldASCII(w.text)
 	if w.path {
 		if last := name[strings.LastIndexByte(name, '/')+1:]; last == "any" || last == "all" {
 			return filterError("lambda operator '%s' is not supported.", last)
@@ -354,7 +354,7 @@ func (p *parser) callError(w token) error {
 	case reserved[name]:
 		return p.syntaxError(w.pos, fmt.Sprintf("'%s' is not expected here", name))
 	}
-	return filterError("function '%s' is not supported.", clip(w.text))
+	return filterError("function '%s' is not supported.", Clip(w.text))
 }
 
 // parseComparison parses the rest of a comparison or in whose left operand
@@ -363,7 +363,7 @@ func (p *parser) parseComparison(left operand) (Expr, int, error) {
 	t := p.tok
 	op := ""
 	if t.kind == tokWord && !t.path {
-		op = asciiLower(t.text)
+		op = FoldASCII(t.text)
 	}
 	switch op {
 	case "eq", "ne":
@@ -407,7 +407,7 @@ func (p *parser) parseComparison(left operand) (Expr, int, error) {
 				return nil, 0, err
 			}
 			if v.isProp {
-				return nil, 0, filterError("the values of 'in' must be literals; '%s' at position %d is a property.", clip(v.prop), v.pos)
+				return nil, 0, filterError("the values of 'in' must be literals; '%s' at position %d is a property.", Clip(v.prop), v.pos)
 			}
 			if err := p.addNodes(1); err != nil {
 				return nil, 0, err
@@ -448,7 +448,7 @@ func (p *parser) parseOperand() (operand, error) {
 				return operand{}, err
 			}
 			// startswith or endswith: a condition, not an operand
-			return operand{}, p.syntaxError(t.pos, fmt.Sprintf("'%s' cannot be an operand", asciiLower(t.text)))
+			return operand{}, p.syntaxError(t.pos, fmt.Sprintf("'%s' cannot be an operand", FoldASCII(t.text)))
 		}
 		return p.wordOperand(t)
 	}
@@ -458,7 +458,7 @@ func (p *parser) parseOperand() (operand, error) {
 // wordOperand turns a word that is not a function name into an operand.
 func (p *parser) wordOperand(t token) (operand, error) {
 	if !t.path {
-		switch w := asciiLower(t.text); w {
+		switch w := FoldASCII(t.text); w {
 		case "true", "false":
 			return operand{pos: t.pos, lit: Literal{Kind: LitBool, Bool: w == "true"}}, nil
 		case "null":
@@ -474,7 +474,7 @@ func (p *parser) wordOperand(t token) (operand, error) {
 
 // isKeyword reports whether the current token is the keyword kw.
 func (p *parser) isKeyword(kw string) bool {
-	return p.tok.kind == tokWord && !p.tok.path && len(p.tok.text) == len(kw) && asciiLower(p.tok.text) == kw
+	return p.tok.kind == tokWord && !p.tok.path && len(p.tok.text) == len(kw) && FoldASCII(p.tok.text) == kw
 }
 
 // enter records one more level of parentheses or "not".
@@ -533,7 +533,7 @@ func (p *parser) advance() error {
 		t.kind, t.text = tokString, b.String()
 	case isGUIDAt(s, i):
 		j = i + 36
-		t.kind, t.text = tokGUID, asciiLower(s[i:j])
+		t.kind, t.text = tokGUID, FoldASCII(s[i:j])
 	case isNameStart(c):
 		j = scanName(s, i)
 		for j < len(s) && s[j] == '/' {
@@ -560,9 +560,9 @@ func (p *parser) advance() error {
 func (p *parser) unexpected(t token, expected string) error {
 	switch t.kind {
 	case tokNumber:
-		return filterError("the literal '%s' at position %d is not supported (only 'strings', true, false, null and GUIDs are).", clip(t.text), t.pos)
+		return filterError("the literal '%s' at position %d is not supported (only 'strings', true, false, null and GUIDs are).", Clip(t.text), t.pos)
 	case tokWord:
-		if w := asciiLower(t.text); !t.path && unsupportedOps[w] {
+		if w := FoldASCII(t.text); !t.path && unsupportedOps[w] {
 			return filterError("operator '%s' is not supported.", w)
 		}
 	case tokEOF:
@@ -653,9 +653,10 @@ func isHex(c byte) bool { return isDigit(c) || 'a' <= c && c <= 'f' || 'A' <= c 
 
 func isNumberChar(c byte) bool { return isNameChar(c) || c == '.' || c == ':' || c == '+' || c == '-' }
 
-// asciiLower lower-cases the ASCII letters of s; other bytes stay as they
-// are, so no Unicode folding can make a keyword of a non-ASCII word.
-func asciiLower(s string) string {
+// FoldASCII lower-cases the ASCII letters of s; other bytes stay as they
+// are, so no Unicode folding can make a keyword of a non-ASCII word. It is
+// also how $filter compares strings: ignoring ASCII case only.
+func FoldASCII(s string) string {
 	for i := 0; i < len(s); i++ {
 		if 'A' <= s[i] && s[i] <= 'Z' {
 			b := []byte(s)
@@ -686,9 +687,10 @@ func describeChar(s string, i int) string {
 // maxEcho bounds how much of the caller's input one message repeats.
 const maxEcho = 100
 
-// clip shortens s to at most maxEcho bytes (on a character boundary) for an
-// error message, marking a cut with "...".
-func clip(s string) string {
+// Clip shortens s to at most 100 bytes (on a character boundary, invalid
+// UTF-8 replaced) for an error message, marking a cut with "...". Every
+// message that repeats a caller's input goes through it.
+func Clip(s string) string {
 	if len(s) <= maxEcho {
 		return strings.ToValidUTF8(s, "\uFFFD")
 	}

@@ -335,8 +335,8 @@ func TestParseFilterEcho(t *testing.T) {
 				t.Errorf("excerpt(%d stray bytes, %d) = %q", len(s), pos, ex)
 			}
 		}
-		if c := clip(s); !utf8.ValidString(c) || utf8.RuneCountInString(c) > 103 {
-			t.Errorf("clip(%d stray bytes) = %q", len(s), c)
+		if c := Clip(s); !utf8.ValidString(c) || utf8.RuneCountInString(c) > 103 {
+			t.Errorf("Clip(%d stray bytes) = %q", len(s), c)
 		}
 	}
 	if ex := excerpt(strings.Repeat("é", 100), 101); !strings.HasPrefix(ex, "...é") || !strings.HasSuffix(ex, "é...") {

@@ -53,9 +53,9 @@ func ParseQuery(rawQuery string, beta bool) (Query, error) {
 		name, err1 := url.QueryUnescape(rawName)
 		value, err2 := url.QueryUnescape(rawValue)
 		if err1 != nil || err2 != nil {
-			return Query{}, badRequest("The query string is not correctly percent-encoded: '%s'.", clip(part))
+			return Query{}, badRequest("The query string is not correctly percent-encoded: '%s'.", Clip(part))
 		}
-		canon := asciiLower(name)
+		canon := FoldASCII(name)
 		switch {
 		case strings.HasPrefix(canon, "$"):
 		case beta && (supportedOptions["$"+canon] || unsupportedOptions["$"+canon]):
@@ -67,7 +67,7 @@ func ParseQuery(rawQuery string, beta bool) (Query, error) {
 			return Query{}, badRequest("Query option '%s' is not supported for this resource.", canon)
 		}
 		if !supportedOptions[canon] {
-			return Query{}, badRequest("The query parameter '%s' is not supported.", clip(name))
+			return Query{}, badRequest("The query parameter '%s' is not supported.", Clip(name))
 		}
 		if seen[canon] {
 			return Query{}, badRequest("Query option '%s' was specified more than once, but it must be specified at most once.", canon)
@@ -105,17 +105,17 @@ func (q *Query) set(canon, value string) error {
 	case "$top":
 		n, ok := parseTop(value)
 		if !ok {
-			return badRequest("Invalid page size specified: '%s'. Must be between 1 and 999 inclusive.", clip(value))
+			return badRequest("Invalid page size specified: '%s'. Must be between 1 and 999 inclusive.", Clip(value))
 		}
 		q.Top = n
 	case "$count":
-		switch asciiLower(value) {
+		switch FoldASCII(value) {
 		case "true":
 			q.Count = true
 		case "false":
 			q.Count = false
 		default:
-			return badRequest("'%s' is not a valid count option.", clip(value))
+			return badRequest("'%s' is not a valid count option.", Clip(value))
 		}
 	case "$skiptoken":
 		if value == "" {
@@ -125,8 +125,8 @@ func (q *Query) set(canon, value string) error {
 	case "$expand":
 		q.Expand = value
 	case "$format":
-		if f := asciiLower(value); f != "json" && f != "application/json" {
-			return badRequest("The $format value '%s' is not supported; the only format is 'json'.", clip(value))
+		if f := FoldASCII(value); f != "json" && f != "application/json" {
+			return badRequest("The $format value '%s' is not supported; the only format is 'json'.", Clip(value))
 		}
 	}
 	return nil
@@ -145,9 +145,9 @@ func parseSelect(v string) ([]string, error) {
 			return nil, badRequest("Invalid $select value: item %d is empty.", i)
 		}
 		if item != "*" && !isName(item) {
-			return nil, badRequest("Invalid $select value: item %d ('%s') is not a property name.", i, clip(item))
+			return nil, badRequest("Invalid $select value: item %d ('%s') is not a property name.", i, Clip(item))
 		}
-		if key := asciiLower(item); !seen[key] {
+		if key := FoldASCII(item); !seen[key] {
 			seen[key] = true
 			out = append(out, item)
 		}
@@ -169,7 +169,7 @@ func parseOrderBy(v string) ([]Order, error) {
 		o := Order{Prop: f[0]}
 		ok := len(f) <= 2 && isPath(f[0])
 		if ok && len(f) == 2 {
-			switch asciiLower(f[1]) {
+			switch FoldASCII(f[1]) {
 			case "asc":
 			case "desc":
 				o.Desc = true
@@ -179,11 +179,11 @@ func parseOrderBy(v string) ([]Order, error) {
 		}
 		if !ok {
 			return nil, badRequest("Invalid $orderby value: item %d ('%s') is not a property optionally followed by asc or desc.",
-				i, clip(strings.Trim(item, " \t")))
+				i, Clip(strings.Trim(item, " \t")))
 		}
-		key := asciiLower(o.Prop)
+		key := FoldASCII(o.Prop)
 		if seen[key] {
-			return nil, badRequest("Invalid $orderby value: property '%s' is given more than once.", clip(o.Prop))
+			return nil, badRequest("Invalid $orderby value: property '%s' is given more than once.", Clip(o.Prop))
 		}
 		seen[key] = true
 		out = append(out, o)
