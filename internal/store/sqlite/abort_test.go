@@ -2,7 +2,6 @@ package sqlite
 
 import (
 	"context"
-	"database/sql"
 	"os"
 	"path/filepath"
 	"strings"
@@ -31,7 +30,7 @@ func TestAbortedTransactionFailsWholeGroup(t *testing.T) {
 	// Hold the writer so that the three creates below form one group.
 	release := make(chan struct{})
 	held := make(chan struct{})
-	go s.write(ctx, func(context.Context, *sql.Tx) error { close(held); <-release; return nil })
+	go s.write(ctx, func(context.Context, *wtx) error { close(held); <-release; return nil })
 	<-held
 	docs := map[string]string{
 		"a":   `{"n":"small"}`,

@@ -31,6 +31,8 @@ type Store struct {
 	path   string
 	rdb    *sql.DB // readers
 	wdb    *sql.DB // the single writer connection
+	r      stmts   // prepared on the readers
+	w      stmts   // prepared on the writer connection
 	ops    chan *writeOp
 	closed chan struct{}
 	done   chan struct{}
@@ -40,8 +42,70 @@ type Store struct {
 var _ store.Store = (*Store)(nil)
 
 type writeOp struct {
-	run func(ctx context.Context, tx *sql.Tx) error
+	run func(ctx context.Context, tx *wtx) error
 	err chan error
+}
+
+// stmts are the statements of the hot paths, prepared once: SQLite spends
+// more time compiling a statement than running one of these.
+type stmts struct {
+	get, getStamped, list, insert, update, delete *sql.Stmt
+	stamp, swap                                   *sql.Stmt
+	savepoint, release, rollbackTo                *sql.Stmt
+}
+
+var statements = map[string]string{
+	"get":        `SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
+	"getStamped": `SELECT seq, id, version, data FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
+	"stamp":      `SELECT seq, version FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
+	"swap":       `UPDATE objects SET version = ?, data = ? WHERE seq = ? AND version = ?`,
+	"list":       `SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? ORDER BY seq`,
+	"insert":     `INSERT INTO objects (tenant_id, collection, id_key, id, version, data) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (tenant_id, collection, id_key) DO NOTHING`,
+	"update":     `UPDATE objects SET version = ?, data = ? WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
+	"delete":     `DELETE FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
+	"savepoint":  `SAVEPOINT op`,
+	"release":    `RELEASE op`,
+	"rollbackTo": `ROLLBACK TO op`,
+}
+
+// prepare prepares the statements on db; the writer's include the
+// savepoint statements, the readers' only the reads.
+func prepare(ctx context.Context, db *sql.DB, writer bool) (stmts, error) {
+	var st stmts
+	for name, dst := range map[string]**sql.Stmt{"get": &st.get, "getStamped": &st.getStamped, "list": &st.list,
+		"insert": &st.insert, "update": &st.update, "delete": &st.delete, "stamp": &st.stamp, "swap": &st.swap,
+		"savepoint": &st.savepoint, "release": &st.release, "rollbackTo": &st.rollbackTo} {
+		if !writer && name != "get" && name != "getStamped" && name != "list" {
+			continue
+		}
+		stmt, err := db.PrepareContext(ctx, statements[name])
+		if err != nil {
+			return st, fmt.Errorf("prepare %s: %w", name, err)
+		}
+		*dst = stmt
+	}
+	return st, nil
+}
+
+// wtx is the transaction of a write group with its prepared statements,
+// bound to the transaction on first use.
+type wtx struct {
+	tx    *sql.Tx
+	st    *stmts
+	bound map[*sql.Stmt]*sql.Stmt
+}
+
+func (w *wtx) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
+	if b, ok := w.bound[s]; ok {
+		return b
+	}
+	b := w.tx.StmtContext(ctx, s)
+	w.bound[s] = b
+	return b
+}
+
+func (w *wtx) exec(ctx context.Context, s *sql.Stmt, args ...any) (sql.Result, error) {
+	return w.stmt(ctx, s).ExecContext(ctx, args...)
 }
 
 // Open opens (creating if needed) the database file at path, applies pending
@@ -80,6 +144,13 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		return nil, err
 	}
 	if err := s.migrate(ctx); err != nil {
+		s.closeDBs()
+		return nil, err
+	}
+	if s.r, err = prepare(ctx, rdb, false); err == nil {
+		s.w, err = prepare(ctx, wdb, true)
+	}
+	if err != nil {
 		s.closeDBs()
 		return nil, err
 	}
@@ -216,9 +287,10 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 	if err != nil {
 		return fail(translate(fmt.Errorf("begin: %w", err)))
 	}
+	w := &wtx{tx: tx, st: &s.w, bound: make(map[*sql.Stmt]*sql.Stmt, 8)}
 	ok := 0
 	for _, op := range group {
-		opErr, txErr := runInSavepoint(ctx, tx, op.run)
+		opErr, txErr := runInSavepoint(ctx, w, op.run)
 		if txErr != nil {
 			tx.Rollback()
 			return fail(translate(fmt.Errorf("transaction aborted: %w", txErr)))
@@ -247,26 +319,26 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 // rolling back to its savepoint); txErr means the savepoint could not be
 // managed, so the transaction is no longer trustworthy. A panic in the write
 // is its own failure, not the writer's.
-func runInSavepoint(ctx context.Context, tx *sql.Tx, run func(context.Context, *sql.Tx) error) (opErr, txErr error) {
-	if _, err := tx.ExecContext(ctx, "SAVEPOINT op"); err != nil {
+func runInSavepoint(ctx context.Context, w *wtx, run func(context.Context, *wtx) error) (opErr, txErr error) {
+	if _, err := w.exec(ctx, w.st.savepoint); err != nil {
 		return nil, err
 	}
-	if err := runProtected(ctx, tx, run); err != nil {
-		if _, rerr := tx.ExecContext(ctx, "ROLLBACK TO op"); rerr != nil {
+	if err := runProtected(ctx, w, run); err != nil {
+		if _, rerr := w.exec(ctx, w.st.rollbackTo); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
-		if _, rerr := tx.ExecContext(ctx, "RELEASE op"); rerr != nil {
+		if _, rerr := w.exec(ctx, w.st.release); rerr != nil {
 			return nil, rerr
 		}
 		return translate(err), nil
 	}
-	if _, err := tx.ExecContext(ctx, "RELEASE op"); err != nil {
+	if _, err := w.exec(ctx, w.st.release); err != nil {
 		return nil, err
 	}
 	return nil, nil
 }
 
-func runProtected(ctx context.Context, tx *sql.Tx, run func(context.Context, *sql.Tx) error) (err error) {
+func runProtected(ctx context.Context, tx *wtx, run func(context.Context, *wtx) error) (err error) {
 	defer func() {
 		if p := recover(); p != nil {
 			err = fmt.Errorf("write panicked: %v", p)
@@ -278,7 +350,7 @@ func runProtected(ctx context.Context, tx *sql.Tx, run func(context.Context, *sq
 // write queues run and waits until its group has committed.
 // The write runs with a context of its own: it shares a transaction with
 // others, so one caller's cancellation must not interrupt it.
-func (s *Store) write(ctx context.Context, run func(ctx context.Context, tx *sql.Tx) error) error {
+func (s *Store) write(ctx context.Context, run func(ctx context.Context, tx *wtx) error) error {
 	op := &writeOp{run: run, err: make(chan error, 1)}
 	select {
 	case <-s.closed:
@@ -327,16 +399,9 @@ func translate(err error) error {
 	return err
 }
 
-type querier interface {
-	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
-	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
-}
-
-func get(ctx context.Context, q querier, tenant string, c store.Collection, id string) (store.Record, error) {
+func get(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection, id string) (store.Record, error) {
 	r := store.Record{Tenant: tenant, Collection: c}
-	err := q.QueryRowContext(ctx,
-		`SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-		tenant, string(c), store.Key(id)).Scan(&r.ID, &r.Version, &r.Data)
+	err := stmt.QueryRowContext(ctx, tenant, string(c), store.Key(id)).Scan(&r.ID, &r.Version, &r.Data)
 	if errors.Is(err, sql.ErrNoRows) {
 		return store.Record{}, store.NotFound(id)
 	}
@@ -346,10 +411,8 @@ func get(ctx context.Context, q querier, tenant string, c store.Collection, id s
 	return r, nil
 }
 
-func list(ctx context.Context, q querier, tenant string, c store.Collection) ([]store.Record, error) {
-	rows, err := q.QueryContext(ctx,
-		`SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? ORDER BY seq`,
-		tenant, string(c))
+func list(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection) ([]store.Record, error) {
+	rows, err := stmt.QueryContext(ctx, tenant, string(c))
 	if err != nil {
 		return nil, translate(fmt.Errorf("list %s: %w", c, err))
 	}
@@ -367,12 +430,12 @@ func list(ctx context.Context, q querier, tenant string, c store.Collection) ([]
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, tenant string, c store.Collection, id string) (store.Record, error) {
-	return get(ctx, s.rdb, tenant, c, id)
+	return get(ctx, s.r.get, tenant, c, id)
 }
 
 // List implements store.Store.
 func (s *Store) List(ctx context.Context, tenant string, c store.Collection) ([]store.Record, error) {
-	return list(ctx, s.rdb, tenant, c)
+	return list(ctx, s.r.list, tenant, c)
 }
 
 // Create implements store.Store.
@@ -383,8 +446,19 @@ func (s *Store) Create(ctx context.Context, r store.Record) (store.Record, error
 // CreateFunc implements store.Store.
 func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collection, id string, fn func(store.Tx) ([]byte, error)) (store.Record, error) {
 	r := store.Record{Tenant: tenant, Collection: c, ID: id, Version: 1}
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		if _, err := get(ctx, tx, tenant, c, id); err == nil {
+	insert := func(ctx context.Context, tx *wtx, data []byte) error {
+		res, err := tx.exec(ctx, tx.st.insert, tenant, string(c), store.Key(id), id, data)
+		if err != nil {
+			return fmt.Errorf("create %s: %w", c, err)
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return store.Conflict(id)
+		}
+		r.Data = data
+		return nil
+	}
+	locked := func(ctx context.Context, tx *wtx) error {
+		if _, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id); err == nil {
 			return store.Conflict(id)
 		} else if graph.KindOf(err) != graph.KindNotFound {
 			return err
@@ -393,20 +467,35 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 		if err != nil {
 			return err
 		}
-		r.Data = data
-		res, err := tx.ExecContext(ctx,
-			`INSERT INTO objects (tenant_id, collection, id_key, id, version, data) VALUES (?, ?, ?, ?, 1, ?)
-			 ON CONFLICT (tenant_id, collection, id_key) DO NOTHING`,
-			tenant, string(c), store.Key(id), id, data)
-		if err != nil {
-			return fmt.Errorf("create %s: %w", c, err)
+		return insert(ctx, tx, data)
+	}
+	// The document is computed before the write is queued, so that the
+	// single writer only checks and stores (see optimistic); but an id
+	// already taken is a conflict before fn runs.
+	_, err := get(ctx, s.r.get, tenant, c, id)
+	if err == nil {
+		return store.Record{}, store.Conflict(id)
+	}
+	// Another read error (a closed store, say) is left to the writer.
+	if graph.KindOf(err) == graph.KindNotFound {
+		if data, reads, ok := s.optimistic(ctx, fn); ok {
+			err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+				valid, err := reads.valid(ctx, tx)
+				if err != nil {
+					return err
+				}
+				if !valid {
+					return locked(ctx, tx)
+				}
+				return insert(ctx, tx, data)
+			})
+			if err != nil {
+				return store.Record{}, err
+			}
+			return r, nil
 		}
-		if n, _ := res.RowsAffected(); n == 0 {
-			return store.Conflict(id)
-		}
-		return nil
-	})
-	if err != nil {
+	}
+	if err := s.write(ctx, locked); err != nil {
 		return store.Record{}, err
 	}
 	return r, nil
@@ -415,8 +504,8 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 // Update implements store.Store.
 func (s *Store) Update(ctx context.Context, tenant string, c store.Collection, id string, fn func(store.Tx, store.Record) ([]byte, error)) (store.Record, error) {
 	var out store.Record
-	err := s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		cur, err := get(ctx, tx, tenant, c, id)
+	locked := func(ctx context.Context, tx *wtx) error {
+		cur, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id)
 		if err != nil {
 			return err
 		}
@@ -427,24 +516,146 @@ func (s *Store) Update(ctx context.Context, tenant string, c store.Collection, i
 		out = cur
 		out.Version = cur.Version + 1
 		out.Data = data
-		_, err = tx.ExecContext(ctx,
-			`UPDATE objects SET version = ?, data = ? WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-			out.Version, data, tenant, string(c), store.Key(id))
+		_, err = tx.exec(ctx, tx.st.update, out.Version, data, tenant, string(c), store.Key(id))
 		if err != nil {
 			return fmt.Errorf("update %s: %w", c, err)
 		}
 		return nil
-	})
-	if err != nil {
+	}
+	cur, seq, err := getStamped(ctx, s.r.getStamped, tenant, c, id)
+	if err == nil {
+		data, reads, ok := s.optimistic(ctx, func(tx store.Tx) ([]byte, error) { return fn(tx, cur) })
+		if ok {
+			err := s.write(ctx, func(ctx context.Context, tx *wtx) error {
+				valid, err := reads.valid(ctx, tx)
+				if err != nil {
+					return err
+				}
+				if valid {
+					// Compare and swap: the row is still the one read, at the
+					// version read (seq is never reused, so a deleted and
+					// re-created object does not pass for the old one).
+					res, err := tx.exec(ctx, tx.st.swap, cur.Version+1, data, seq, cur.Version)
+					if err != nil {
+						return fmt.Errorf("update %s: %w", c, err)
+					}
+					if n, _ := res.RowsAffected(); n == 1 {
+						out = cur
+						out.Version = cur.Version + 1
+						out.Data = data
+						return nil
+					}
+				}
+				return locked(ctx, tx)
+			})
+			if err != nil {
+				return store.Record{}, err
+			}
+			return out, nil
+		}
+	}
+	if err := s.write(ctx, locked); err != nil {
 		return store.Record{}, err
 	}
 	return out, nil
 }
 
+// optimistic runs fn outside the writer, on the readers, remembering what
+// it read. The writer then only has to check that those records are
+// unchanged (readSet.valid) and store the result: the decoding, merging,
+// sealing and encoding of many concurrent writes run in parallel instead
+// of one after the other inside the shared transaction. ok is false when
+// the result cannot be trusted that way: fn failed (its error may come
+// from a stale read, so the caller runs fn again inside the writer, which
+// decides) or listed a collection (a list cannot be checked cheaply).
+func (s *Store) optimistic(ctx context.Context, fn func(store.Tx) ([]byte, error)) (data []byte, reads *readSet, ok bool) {
+	reads = &readSet{ctx: ctx, s: s}
+	data, err := runReader(reads, fn)
+	if err != nil || reads.unsure {
+		return nil, nil, false
+	}
+	return data, reads, true
+}
+
+func runReader(tx store.Tx, fn func(store.Tx) ([]byte, error)) (data []byte, err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("write panicked: %v", p)
+		}
+	}()
+	return fn(tx)
+}
+
+// readSet is a store.Tx on the readers that records the identity (seq)
+// and version of every record read, or its absence.
+type readSet struct {
+	ctx    context.Context
+	s      *Store
+	reads  []stamp
+	unsure bool // a read that cannot be checked later: a list, or an error
+}
+
+type stamp struct {
+	tenant  string
+	c       store.Collection
+	id      string
+	seq     int64 // 0: the record did not exist
+	version int64
+}
+
+func (r *readSet) Get(tenant string, c store.Collection, id string) (store.Record, error) {
+	rec, seq, err := getStamped(r.ctx, r.s.r.getStamped, tenant, c, id)
+	switch {
+	case err == nil:
+		r.reads = append(r.reads, stamp{tenant, c, id, seq, rec.Version})
+	case graph.KindOf(err) == graph.KindNotFound:
+		r.reads = append(r.reads, stamp{tenant: tenant, c: c, id: id})
+	default:
+		r.unsure = true
+	}
+	return rec, err
+}
+
+func (r *readSet) List(tenant string, c store.Collection) ([]store.Record, error) {
+	r.unsure = true
+	return list(r.ctx, r.s.r.list, tenant, c)
+}
+
+// valid reports whether every record read is, inside the write
+// transaction, still the same record at the same version (or still absent).
+func (r *readSet) valid(ctx context.Context, tx *wtx) (bool, error) {
+	for _, st := range r.reads {
+		var seq, version int64
+		err := tx.stmt(ctx, tx.st.stamp).QueryRowContext(ctx, st.tenant, string(st.c), store.Key(st.id)).Scan(&seq, &version)
+		if errors.Is(err, sql.ErrNoRows) {
+			seq, version = 0, 0
+		} else if err != nil {
+			return false, translate(fmt.Errorf("check %s: %w", st.c, err))
+		}
+		if seq != st.seq || version != st.version {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+func getStamped(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection, id string) (store.Record, int64, error) {
+	r := store.Record{Tenant: tenant, Collection: c}
+	var seq int64
+	err := stmt.QueryRowContext(ctx, tenant, string(c), store.Key(id)).Scan(&seq, &r.ID, &r.Version, &r.Data)
+	if errors.Is(err, sql.ErrNoRows) {
+		return store.Record{}, 0, store.NotFound(id)
+	}
+	if err != nil {
+		return store.Record{}, 0, translate(fmt.Errorf("get %s: %w", c, err))
+	}
+	return r, seq, nil
+}
+
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, tenant string, c store.Collection, id string, check func(store.Tx, store.Record) error) error {
-	return s.write(ctx, func(ctx context.Context, tx *sql.Tx) error {
-		cur, err := get(ctx, tx, tenant, c, id)
+	return s.write(ctx, func(ctx context.Context, tx *wtx) error {
+		cur, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id)
 		if err != nil {
 			return err
 		}
@@ -453,8 +664,7 @@ func (s *Store) Delete(ctx context.Context, tenant string, c store.Collection, i
 				return err
 			}
 		}
-		_, err = tx.ExecContext(ctx, `DELETE FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-			tenant, string(c), store.Key(id))
+		_, err = tx.exec(ctx, tx.st.delete, tenant, string(c), store.Key(id))
 		if err != nil {
 			return fmt.Errorf("delete %s: %w", c, err)
 		}
@@ -464,15 +674,15 @@ func (s *Store) Delete(ctx context.Context, tenant string, c store.Collection, i
 
 type txReader struct {
 	ctx context.Context
-	tx  *sql.Tx
+	tx  *wtx
 }
 
 func (t txReader) Get(tenant string, c store.Collection, id string) (store.Record, error) {
-	return get(t.ctx, t.tx, tenant, c, id)
+	return get(t.ctx, t.tx.stmt(t.ctx, t.tx.st.get), tenant, c, id)
 }
 
 func (t txReader) List(tenant string, c store.Collection) ([]store.Record, error) {
-	return list(t.ctx, t.tx, tenant, c)
+	return list(t.ctx, t.tx.stmt(t.ctx, t.tx.st.list), tenant, c)
 }
 
 // Close stops the writer after the writes already queued and closes the file.

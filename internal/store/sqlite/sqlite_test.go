@@ -576,7 +576,7 @@ func TestCloseWhileWriterBusy(t *testing.T) {
 		running, release := make(chan struct{}), make(chan struct{})
 		blocker := make(chan error, 1)
 		go func() {
-			blocker <- s.write(context.Background(), func(context.Context, *sql.Tx) error {
+			blocker <- s.write(context.Background(), func(context.Context, *wtx) error {
 				close(running)
 				<-release
 				return nil
