@@ -33,6 +33,8 @@ type Store struct {
 	wdb    *sql.DB // the single writer connection
 	r      stmts   // prepared on the readers
 	w      stmts   // prepared on the writer connection
+	shm    *shmHeader
+	cache  *cache
 	ops    chan *writeOp
 	closed chan struct{}
 	done   chan struct{}
@@ -90,9 +92,10 @@ func prepare(ctx context.Context, db *sql.DB, writer bool) (stmts, error) {
 // wtx is the transaction of a write group with its prepared statements,
 // bound to the transaction on first use.
 type wtx struct {
-	tx    *sql.Tx
-	st    *stmts
-	bound map[*sql.Stmt]*sql.Stmt
+	tx      *sql.Tx
+	st      *stmts
+	bound   map[*sql.Stmt]*sql.Stmt
+	changes []change // the writes done so far, for the cache
 }
 
 func (w *wtx) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
@@ -154,6 +157,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
+	s.shm = mapShm(path)
+	s.cache = newCache(s.shm)
 	go s.writer()
 	return s, nil
 }
@@ -287,12 +292,14 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 	if err != nil {
 		return fail(translate(fmt.Errorf("begin: %w", err)))
 	}
+	pre := s.cache.begin()
 	w := &wtx{tx: tx, st: &s.w, bound: make(map[*sql.Stmt]*sql.Stmt, 8)}
 	ok := 0
 	for _, op := range group {
 		opErr, txErr := runInSavepoint(ctx, w, op.run)
 		if txErr != nil {
 			tx.Rollback()
+			s.cache.end(pre, false, nil)
 			return fail(translate(fmt.Errorf("transaction aborted: %w", txErr)))
 		}
 		errs = append(errs, opErr)
@@ -302,16 +309,20 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 	}
 	if ok == 0 {
 		tx.Rollback()
+		s.cache.end(pre, false, nil)
 		return errs
 	}
 	if err := tx.Commit(); err != nil {
+		s.cache.end(pre, false, nil)
 		err = translate(fmt.Errorf("commit: %w", err))
 		for i := range errs {
 			if errs[i] == nil {
 				errs[i] = err
 			}
 		}
+		return errs
 	}
+	s.cache.end(pre, true, w.changes)
 	return errs
 }
 
@@ -323,7 +334,9 @@ func runInSavepoint(ctx context.Context, w *wtx, run func(context.Context, *wtx)
 	if _, err := w.exec(ctx, w.st.savepoint); err != nil {
 		return nil, err
 	}
+	done := len(w.changes)
 	if err := runProtected(ctx, w, run); err != nil {
+		w.changes = w.changes[:done]
 		if _, rerr := w.exec(ctx, w.st.rollbackTo); rerr != nil {
 			return nil, errors.Join(err, rerr)
 		}
@@ -430,7 +443,22 @@ func list(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection
 
 // Get implements store.Store.
 func (s *Store) Get(ctx context.Context, tenant string, c store.Collection, id string) (store.Record, error) {
-	return get(ctx, s.r.get, tenant, c, id)
+	r, _, err := s.getStamped(ctx, tenant, c, id)
+	return r, err
+}
+
+// getStamped reads a record and its seq, from the cache when it can.
+func (s *Store) getStamped(ctx context.Context, tenant string, c store.Collection, id string) (store.Record, int64, error) {
+	k := keyOf(tenant, c, id)
+	if r, seq, ok := s.cache.lookup(k); ok {
+		return r, seq, nil
+	}
+	token, fillable := s.cache.current()
+	r, seq, err := getStamped(ctx, s.r.getStamped, tenant, c, id)
+	if err == nil && fillable {
+		s.cache.fill(token, k, r, seq)
+	}
+	return r, seq, err
 }
 
 // List implements store.Store.
@@ -455,6 +483,11 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 			return store.Conflict(id)
 		}
 		r.Data = data
+		seq, err := res.LastInsertId()
+		if err != nil {
+			return fmt.Errorf("create %s: %w", c, err)
+		}
+		tx.changes = append(tx.changes, change{key: keyOf(tenant, c, id), rec: r, seq: seq})
 		return nil
 	}
 	locked := func(ctx context.Context, tx *wtx) error {
@@ -472,7 +505,7 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 	// The document is computed before the write is queued, so that the
 	// single writer only checks and stores (see optimistic); but an id
 	// already taken is a conflict before fn runs.
-	_, err := get(ctx, s.r.get, tenant, c, id)
+	_, _, err := s.getStamped(ctx, tenant, c, id)
 	if err == nil {
 		return store.Record{}, store.Conflict(id)
 	}
@@ -505,7 +538,7 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 func (s *Store) Update(ctx context.Context, tenant string, c store.Collection, id string, fn func(store.Tx, store.Record) ([]byte, error)) (store.Record, error) {
 	var out store.Record
 	locked := func(ctx context.Context, tx *wtx) error {
-		cur, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id)
+		cur, seq, err := getStamped(ctx, tx.stmt(ctx, tx.st.getStamped), tenant, c, id)
 		if err != nil {
 			return err
 		}
@@ -520,9 +553,10 @@ func (s *Store) Update(ctx context.Context, tenant string, c store.Collection, i
 		if err != nil {
 			return fmt.Errorf("update %s: %w", c, err)
 		}
+		tx.changes = append(tx.changes, change{key: keyOf(tenant, c, id), rec: out, seq: seq})
 		return nil
 	}
-	cur, seq, err := getStamped(ctx, s.r.getStamped, tenant, c, id)
+	cur, seq, err := s.getStamped(ctx, tenant, c, id)
 	if err == nil {
 		data, reads, ok := s.optimistic(ctx, func(tx store.Tx) ([]byte, error) { return fn(tx, cur) })
 		if ok {
@@ -543,6 +577,7 @@ func (s *Store) Update(ctx context.Context, tenant string, c store.Collection, i
 						out = cur
 						out.Version = cur.Version + 1
 						out.Data = data
+						tx.changes = append(tx.changes, change{key: keyOf(tenant, c, id), rec: out, seq: seq})
 						return nil
 					}
 				}
@@ -604,7 +639,7 @@ type stamp struct {
 }
 
 func (r *readSet) Get(tenant string, c store.Collection, id string) (store.Record, error) {
-	rec, seq, err := getStamped(r.ctx, r.s.r.getStamped, tenant, c, id)
+	rec, seq, err := r.s.getStamped(r.ctx, tenant, c, id)
 	switch {
 	case err == nil:
 		r.reads = append(r.reads, stamp{tenant, c, id, seq, rec.Version})
@@ -668,6 +703,7 @@ func (s *Store) Delete(ctx context.Context, tenant string, c store.Collection, i
 		if err != nil {
 			return fmt.Errorf("delete %s: %w", c, err)
 		}
+		tx.changes = append(tx.changes, change{key: keyOf(tenant, c, id), deleted: true})
 		return nil
 	})
 }
