@@ -17,7 +17,7 @@
 //
 // It seeds ids prov-0..prov-{n-1} and conn-0..conn-{n-1}.
 //
-//	go run ./bench/baseline -addr 127.0.0.1:18080 -n 1000
+//	go run ./bench/baseline -addr 127.0.0.1:18080 -n 1000   # port 0 picks a free port
 package main
 
 import (
@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"log"
 	"maps"
+	"net"
 	"net/http"
 	"sync"
 	"time"
@@ -35,9 +36,13 @@ func main() {
 	addr := flag.String("addr", "127.0.0.1:18080", "listen address")
 	n := flag.Int("n", 1000, "objects seeded per collection")
 	flag.Parse()
-	srv := &http.Server{Addr: *addr, Handler: newHandler(*n), ReadHeaderTimeout: 10 * time.Second}
-	log.Printf("baseline serving at http://%s (%d objects per collection)", *addr, *n)
-	log.Fatal(srv.ListenAndServe())
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		log.Fatal(err)
+	}
+	srv := &http.Server{Handler: newHandler(*n), ReadHeaderTimeout: 10 * time.Second}
+	log.Printf("baseline serving at http://%s (%d objects per collection)", ln.Addr(), *n)
+	log.Fatal(srv.Serve(ln))
 }
 
 type object = map[string]any

@@ -25,6 +25,9 @@ type Request struct {
 	URL    func(n int) string
 	Body   func(n int) []byte // nil for no body
 	Header http.Header        // sent with every request
+	// Headers, when set, gives more headers for request n (a token per
+	// tenant, say).
+	Headers func(n int) http.Header
 	// Want is the status every answer must have; another one counts as an
 	// error.
 	Want int
@@ -138,6 +141,11 @@ func send(ctx context.Context, client *http.Client, req Request, n int) (int, er
 	}
 	for k, v := range req.Header {
 		r.Header[k] = v
+	}
+	if req.Headers != nil {
+		for k, v := range req.Headers(n) {
+			r.Header[k] = v
+		}
 	}
 	resp, err := client.Do(r)
 	if err != nil {

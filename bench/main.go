@@ -1,0 +1,245 @@
+// Command bench measures idgraph against the repository's own yardstick
+// server (bench/baseline: the same hot routes and JSON work, in memory, no
+// authentication, no durability) in one run on one machine, and writes the
+// results as BENCHMARKS.md with a chart.
+//
+// From the repository root:
+//
+//	go run ./bench
+//
+// It builds both servers, seeds them alike, and for each scenario and
+// connection count runs the same bounded load against each, one after the
+// other: wrk (Debian's package) when it is installed, else the Go load
+// generator of bench/loadgen. idgraph runs as users run it: the embedded
+// store with synchronous=FULL (every 2xx is on disk), every request
+// carrying a bearer token signed by its authority and verified by the
+// server. It then measures cold starts (an empty data directory, and one
+// holding 1,000,000 objects) and the server's resident memory.
+//
+// Only loopback addresses are used; every load is bounded in time.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"log"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"time"
+)
+
+type options struct {
+	duration    time.Duration
+	warmup      time.Duration
+	conns       []int
+	coldObjects int
+	coldRuns    int
+	out         string
+	chart       string
+	loader      string
+	keep        bool
+}
+
+func main() {
+	var o options
+	var conns string
+	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
+	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario, per server")
+	flag.StringVar(&conns, "conns", "1,16,64", "connection counts, comma-separated")
+	flag.IntVar(&o.coldObjects, "cold-objects", 1_000_000, "objects in the data directory of the second cold-start measurement (0 skips it)")
+	flag.IntVar(&o.coldRuns, "cold-runs", 5, "cold starts per measurement (the median is reported)")
+	flag.StringVar(&o.out, "out", "BENCHMARKS.md", "Markdown report to write (empty: print only)")
+	flag.StringVar(&o.chart, "chart", "bench/throughput.svg", "SVG chart to write, beside the report")
+	flag.StringVar(&o.loader, "load", "auto", "load generator: wrk, go, or auto (wrk when installed)")
+	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, data, logs)")
+	flag.Parse()
+	for _, s := range strings.Split(conns, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 {
+			log.Fatalf("-conns: bad count %q", s)
+		}
+		o.conns = append(o.conns, n)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, o); err != nil {
+		log.Fatal(err)
+	}
+}
+
+func run(ctx context.Context, o options) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "idgraph-bench-")
+	if err != nil {
+		return err
+	}
+	if o.keep {
+		log.Printf("temporary files in %s", tmp)
+	} else {
+		defer os.RemoveAll(tmp)
+	}
+	load, err := chooseLoader(o.loader, tmp)
+	if err != nil {
+		return err
+	}
+	log.Printf("load generator: %s", load.name())
+
+	bins := map[string]string{"idgraph": "./cmd/idgraph", "baseline": "./bench/baseline"}
+	for name, pkg := range bins {
+		out := filepath.Join(tmp, name)
+		cmd := exec.CommandContext(ctx, "go", "build", "-o", out, pkg)
+		cmd.Dir, cmd.Stdout, cmd.Stderr = root, os.Stderr, os.Stderr
+		if err := cmd.Run(); err != nil {
+			return fmt.Errorf("build %s: %w", pkg, err)
+		}
+		bins[name] = out
+	}
+
+	rep := &report{Started: time.Now().UTC(), Machine: machine(), Loader: load.name(),
+		Duration: o.duration, Commit: gitCommit(root)}
+
+	base, err := startBaseline(ctx, bins["baseline"], tmp)
+	if err != nil {
+		return err
+	}
+	defer base.stop()
+	idg, err := startIdgraph(ctx, bins["idgraph"], filepath.Join(tmp, "data"), filepath.Join(tmp, "idgraph.log"))
+	if err != nil {
+		return err
+	}
+	defer idg.stop()
+	fx, err := seed(ctx, bins["idgraph"], idg)
+	if err != nil {
+		return fmt.Errorf("seed idgraph: %w", err)
+	}
+	time.Sleep(time.Second)
+	rep.IdleRSS, _ = rss(idg.cmd.Process.Pid)
+	rep.BaselineIdleRSS, _ = rss(base.cmd.Process.Pid)
+
+	for _, sc := range scenarios(fx) {
+		res := scenarioResult{Name: sc.name}
+		for i, c := range o.conns {
+			if c == o.conns[len(o.conns)-1] {
+				resetPeak(idg.cmd.Process.Pid)
+			}
+			pt := point{Conns: c}
+			for _, target := range []struct {
+				srv  *server
+				reqs []request
+				dst  *measure
+			}{{base, sc.baseline, &pt.Baseline}, {idg, sc.idgraph, &pt.Idgraph}} {
+				if i == 0 {
+					if err := checkStatus(ctx, target.srv.url, target.reqs, sc.want); err != nil {
+						return fmt.Errorf("%s: %w", sc.name, err)
+					}
+				}
+				if i == 0 && o.warmup > 0 {
+					if _, err := load.run(ctx, target.srv.url, target.reqs, sc.want, min(16, maxConns(o.conns)), o.warmup); err != nil {
+						return fmt.Errorf("%s warm-up: %w", sc.name, err)
+					}
+				}
+				m, err := load.run(ctx, target.srv.url, target.reqs, sc.want, c, o.duration)
+				if err != nil {
+					return fmt.Errorf("%s at %d connections: %w", sc.name, c, err)
+				}
+				*target.dst = m
+				if ctx.Err() != nil {
+					return ctx.Err()
+				}
+			}
+			log.Printf("%-48s c=%-3d baseline %8.0f/s  idgraph %8.0f/s  (%.0f%%)  p99 %.1f ms",
+				sc.name, c, pt.Baseline.RPS, pt.Idgraph.RPS, 100*pt.ratio(), pt.Idgraph.P99ms)
+			res.Points = append(res.Points, pt)
+			if c == o.conns[len(o.conns)-1] {
+				if p, err := peakRSS(idg.cmd.Process.Pid); err == nil && p > rep.PeakRSS {
+					rep.PeakRSS = p
+				}
+			}
+		}
+		rep.Scenarios = append(rep.Scenarios, res)
+	}
+	rep.PeakConns = maxConns(o.conns)
+	rep.AfterRSS, _ = rss(idg.cmd.Process.Pid)
+	idg.stop()
+	base.stop()
+
+	if rep.ColdEmpty, err = coldStarts(ctx, bins["idgraph"], tmp, 0, o.coldRuns); err != nil {
+		return fmt.Errorf("cold start: %w", err)
+	}
+	if o.coldObjects > 0 {
+		rep.ColdObjects = o.coldObjects
+		if rep.ColdFull, err = coldStarts(ctx, bins["idgraph"], tmp, o.coldObjects, o.coldRuns); err != nil {
+			return fmt.Errorf("cold start with %d objects: %w", o.coldObjects, err)
+		}
+	}
+	rep.Finished = time.Now().UTC()
+
+	fmt.Println()
+	fmt.Print(rep.text())
+	if o.out != "" {
+		chartRel, err := filepath.Rel(filepath.Dir(absJoin(root, o.out)), absJoin(root, o.chart))
+		if err != nil {
+			return err
+		}
+		if err := os.WriteFile(absJoin(root, o.chart), []byte(rep.svg()), 0o644); err != nil {
+			return err
+		}
+		if err := os.WriteFile(absJoin(root, o.out), []byte(rep.markdown(filepath.ToSlash(chartRel))), 0o644); err != nil {
+			return err
+		}
+		log.Printf("wrote %s and %s", o.out, o.chart)
+	}
+	return nil
+}
+
+func maxConns(cs []int) int {
+	m := 1
+	for _, c := range cs {
+		m = max(m, c)
+	}
+	return m
+}
+
+// absJoin resolves p against the repository root unless it is absolute.
+func absJoin(root, p string) string {
+	if filepath.IsAbs(p) {
+		return p
+	}
+	return filepath.Join(root, p)
+}
+
+func repoRoot() (string, error) {
+	out, err := exec.Command("go", "env", "GOMOD").Output()
+	if err != nil {
+		return "", fmt.Errorf("go env GOMOD: %w", err)
+	}
+	mod := strings.TrimSpace(string(out))
+	if mod == "" || mod == os.DevNull {
+		return "", fmt.Errorf("run this from inside the idgraph repository")
+	}
+	return filepath.Dir(mod), nil
+}
+
+func gitCommit(root string) string {
+	cmd := exec.Command("git", "rev-parse", "--short", "HEAD")
+	cmd.Dir = root
+	out, err := cmd.Output()
+	if err != nil {
+		return "unknown"
+	}
+	c := strings.TrimSpace(string(out))
+	cmd = exec.Command("git", "status", "--porcelain", "--untracked-files=no")
+	cmd.Dir = root
+	if out, err := cmd.Output(); err == nil && len(strings.TrimSpace(string(out))) > 0 {
+		c += " (with uncommitted changes)"
+	}
+	return c
+}
