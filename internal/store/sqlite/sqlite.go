@@ -96,6 +96,7 @@ type wtx struct {
 	st      *stmts
 	bound   map[*sql.Stmt]*sql.Stmt
 	changes []change // the writes done so far, for the cache
+	dirty   bool     // the current write changed rows, or may have
 }
 
 func (w *wtx) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
@@ -107,8 +108,21 @@ func (w *wtx) stmt(ctx context.Context, s *sql.Stmt) *sql.Stmt {
 	return b
 }
 
+// exec runs a statement. Any statement but the savepoint ones that
+// changes rows, or fails (and so may have), marks the current write dirty.
 func (w *wtx) exec(ctx context.Context, s *sql.Stmt, args ...any) (sql.Result, error) {
-	return w.stmt(ctx, s).ExecContext(ctx, args...)
+	res, err := w.stmt(ctx, s).ExecContext(ctx, args...)
+	if s == w.st.savepoint || s == w.st.release || s == w.st.rollbackTo {
+		return res, err
+	}
+	if err != nil {
+		w.dirty = true
+		return res, err
+	}
+	if n, _ := res.RowsAffected(); n > 0 {
+		w.dirty = true
+	}
+	return res, nil
 }
 
 // Open opens (creating if needed) the database file at path, applies pending
@@ -274,13 +288,62 @@ func (s *Store) writer() {
 	}
 }
 
-// commitGroup runs a group of writes in one transaction. Each write has its
-// own savepoint, so a failing write is undone alone. If the transaction
+// commitGroup runs a group of writes in one transaction and commits once.
+// Each write changes at most one row, with its last statement, so a write
+// that fails before that statement has nothing to undo: the group runs
+// without savepoints. Only when a write fails after changing a row, or
+// with an error that is not its own verdict (a driver error, a panic),
+// is the transaction rolled back and the group run again the careful way
+// (commitGroupSavepoints). Every write's function may run more than once.
+func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
+	ctx := context.Background()
+	tx, err := s.wdb.BeginTx(ctx, nil)
+	if err != nil {
+		return s.commitGroupSavepoints(group, errs)
+	}
+	pre := s.cache.begin()
+	w := &wtx{tx: tx, st: &s.w, bound: make(map[*sql.Stmt]*sql.Stmt, 8)}
+	ok := 0
+	for _, op := range group {
+		w.dirty = false
+		err := runProtected(ctx, w, op.run)
+		if err != nil && (w.dirty || graph.AsError(err) == nil) {
+			tx.Rollback()
+			s.cache.end(pre, false, nil)
+			return s.commitGroupSavepoints(group, errs)
+		}
+		errs = append(errs, err)
+		if err == nil {
+			ok++
+		}
+	}
+	if ok == 0 {
+		tx.Rollback()
+		s.cache.end(pre, false, nil)
+		return errs
+	}
+	if err := tx.Commit(); err != nil {
+		s.cache.end(pre, false, nil)
+		err = translate(fmt.Errorf("commit: %w", err))
+		for i := range errs {
+			if errs[i] == nil {
+				errs[i] = err
+			}
+		}
+		return errs
+	}
+	s.cache.end(pre, true, w.changes)
+	return errs
+}
+
+// commitGroupSavepoints runs a group of writes in one transaction. Each
+// write has its own savepoint, so a failing write is undone alone. If the transaction
 // itself is lost (SQLite aborts it on errors such as a full disk), the whole
 // group fails and nothing of it is kept: no write is ever reported failed
 // while being committed, or committed while reported failed.
-func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
+func (s *Store) commitGroupSavepoints(group []*writeOp, errs []error) []error {
 	ctx := context.Background()
+	errs = errs[:0]
 	fail := func(err error) []error {
 		errs = errs[:0]
 		for range group {
