@@ -7,11 +7,14 @@
 package directory
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
+	"encoding/json"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -36,6 +39,15 @@ type Directory struct {
 	public     map[string]*rsa.PublicKey  // kid → key, refreshed from the store
 	private    map[string]auth.SigningKey // kid → opened and parsed signing key
 	lastReload time.Time
+
+	decoded sync.Map // tenant id → decodedTenant: the last tenant document decoded
+}
+
+// decodedTenant remembers a tenant document and its decoding: every
+// request looks its tenant up, and the document rarely changes.
+type decodedTenant struct {
+	data []byte
+	t    graph.Tenant
 }
 
 // New returns a Directory over s whose secrets are sealed with k.
@@ -161,8 +173,23 @@ func (d *Directory) DefaultTenant(ctx context.Context) (graph.Tenant, error) {
 
 // Tenant returns one tenant; KindNotFound if there is none with that id.
 func (d *Directory) Tenant(ctx context.Context, id string) (graph.Tenant, error) {
-	v, err := store.GetAs[graph.Tenant](ctx, d.store, store.Global, store.Tenants, id)
-	return v.Value, err
+	r, err := d.store.Get(ctx, store.Global, store.Tenants, id)
+	if err != nil {
+		return graph.Tenant{}, err
+	}
+	key := store.Key(id)
+	if m, ok := d.decoded.Load(key); ok && bytes.Equal(m.(decodedTenant).data, r.Data) {
+		t := m.(decodedTenant).t
+		t.CustomRoles = slices.Clone(t.CustomRoles)
+		return t, nil
+	}
+	var t graph.Tenant
+	if err := json.Unmarshal(r.Data, &t); err != nil {
+		return graph.Tenant{}, fmt.Errorf("decode tenant %s: %w", id, err)
+	}
+	d.decoded.Store(key, decodedTenant{data: r.Data, t: t})
+	t.CustomRoles = slices.Clone(t.CustomRoles)
+	return t, nil
 }
 
 // Tenants returns every tenant in creation order.
