@@ -148,6 +148,9 @@ func runKeys(ctx context.Context, args []string, getenv func(string) string, std
 		fmt.Fprintf(stdout, "new signing key %s; older keys keep verifying the tokens they signed\n", k.ID)
 		return nil
 	}
+	if _, err := d.dir.SigningKey(ctx); err != nil { // made on first use
+		return err
+	}
 	ks, err := d.dir.SigningKeys(ctx)
 	if err != nil {
 		return err

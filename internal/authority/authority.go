@@ -189,6 +189,11 @@ func (h *Handler) openIDConfiguration(w http.ResponseWriter, r *http.Request, or
 }
 
 func (h *Handler) keys(w http.ResponseWriter, r *http.Request, origin, tenant string) {
+	// The authority always publishes a key: the first is made on demand.
+	if _, err := h.Dir.SigningKey(r.Context()); err != nil {
+		h.serverError(w, err)
+		return
+	}
 	ks, err := h.Dir.SigningKeys(r.Context())
 	if err != nil {
 		h.serverError(w, err)

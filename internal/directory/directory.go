@@ -35,6 +35,7 @@ type Directory struct {
 	now   func() time.Time
 
 	reloadMu   sync.Mutex                 // held by the one reload in progress
+	keyGenMu   sync.Mutex                 // held while the first signing key is made
 	mu         sync.Mutex                 // guards public and lastReload
 	public     map[string]*rsa.PublicKey  // kid → key, refreshed from the store
 	private    map[string]auth.SigningKey // kid → opened and parsed signing key
@@ -85,13 +86,9 @@ func (d *Directory) Bootstrap(ctx context.Context) (graph.Tenant, error) {
 	if err := d.checkSecretKey(ctx); err != nil {
 		return graph.Tenant{}, err
 	}
-	if _, err := d.SigningKey(ctx); graph.KindOf(err) == graph.KindNotFound {
-		if _, err := d.RotateKey(ctx); err != nil {
-			return graph.Tenant{}, err
-		}
-	} else if err != nil {
-		return graph.Tenant{}, err
-	}
+	// The signing key is made when first needed (SigningKey), not here:
+	// generating an RSA key takes tens of milliseconds of a cold start, and
+	// a server that only verifies trusted issuers' tokens never needs one.
 	// Load the verification keys now, so the first requests need no reload.
 	if err := d.reloadKeys(ctx); err != nil {
 		return graph.Tenant{}, err
@@ -319,13 +316,23 @@ func (d *Directory) SigningKeys(ctx context.Context) ([]auth.SigningKey, error) 
 // SigningKey returns the newest signing key; KindNotFound if there is none.
 func (d *Directory) SigningKey(ctx context.Context) (auth.SigningKey, error) {
 	ks, err := d.SigningKeys(ctx)
-	if err != nil {
-		return auth.SigningKey{}, err
+	if err != nil || len(ks) > 0 {
+		return last(ks), err
 	}
+	// The first key is made on first use, once per process.
+	d.keyGenMu.Lock()
+	defer d.keyGenMu.Unlock()
+	if ks, err := d.SigningKeys(ctx); err != nil || len(ks) > 0 {
+		return last(ks), err
+	}
+	return d.RotateKey(ctx)
+}
+
+func last(ks []auth.SigningKey) auth.SigningKey {
 	if len(ks) == 0 {
-		return auth.SigningKey{}, graph.Errorf(graph.KindNotFound, "no signing key")
+		return auth.SigningKey{}
 	}
-	return ks[len(ks)-1], nil
+	return ks[len(ks)-1]
 }
 
 // reloadInterval bounds how often an unknown kid makes the directory re-read
@@ -346,7 +353,9 @@ func (d *Directory) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, 
 		return k, nil // a reload we waited for brought it
 	}
 	d.mu.Lock()
-	stale := d.now().Sub(d.lastReload) >= reloadInterval
+	// Without any key (a new data directory), another process may be
+	// making the first: look each time until one is there.
+	stale := len(d.public) == 0 || d.now().Sub(d.lastReload) >= reloadInterval
 	d.mu.Unlock()
 	if !stale {
 		return nil, fmt.Errorf("unknown kid")

@@ -149,9 +149,16 @@ func TestBootstrapOnce(t *testing.T) {
 	if len(ts) != 1 || ts[0].ID != tn.ID {
 		t.Fatalf("tenants after Bootstrap: %+v", ts)
 	}
+	// The signing key is made on first use, once.
+	if keys := keyIDs(t, d); len(keys) != 0 {
+		t.Fatalf("signing keys after Bootstrap: %q, want none until one is needed", keys)
+	}
+	if _, err := d.SigningKey(t.Context()); err != nil {
+		t.Fatal(err)
+	}
 	keys := keyIDs(t, d)
 	if len(keys) != 1 {
-		t.Fatalf("signing keys after Bootstrap: %q", keys)
+		t.Fatalf("signing keys after the first SigningKey: %q", keys)
 	}
 	if def, err := d.DefaultTenant(t.Context()); err != nil || def.ID != tn.ID {
 		t.Errorf("DefaultTenant = %+v, %v", def, err)
@@ -314,6 +321,9 @@ func TestPublicKeyReloadsKeyRotatedElsewhere(t *testing.T) {
 	a := New(st, keyring(t, 1), clk.now)
 	tn := bootstrap(t, a)
 	b := New(st, keyring(t, 1), clk.now)
+	if _, err := a.SigningKey(t.Context()); err != nil { // a knows a key: reloads are rate-limited
+		t.Fatal(err)
+	}
 
 	// a reloads now (an unknown kid), so its next reload is rate-limited.
 	if _, err := a.PublicKey(t.Context(), "no-such-kid"); err == nil {
@@ -543,9 +553,6 @@ func TestUpdateTenantCustomRoles(t *testing.T) {
 
 func TestMintVerifies(t *testing.T) {
 	d, clk, _ := newDir(t)
-	if _, err := d.Mint(t.Context(), MintOptions{Tenant: "3f2504e0-4f89-41d3-9a0c-0305e82c3301", Issuer: issuer}); graph.KindOf(err) != graph.KindNotFound {
-		t.Errorf("Mint before Bootstrap: %v, want KindNotFound (no signing key)", err)
-	}
 	tn := bootstrap(t, d)
 	v := verifier(d, clk)
 
@@ -664,5 +671,26 @@ func TestPublicKeyConcurrentReloadWaiters(t *testing.T) {
 	wg.Wait()
 	if n := failed.Load(); n != 0 {
 		t.Errorf("%d of 64 concurrent lookups of a newly rotated key failed", n)
+	}
+}
+
+// A directory without any signing key (a new data directory) picks up the
+// first key another process makes at once, without waiting for the reload
+// interval: the command line mints a token right after the server starts.
+func TestFirstKeyMadeElsewhereVerifiesAtOnce(t *testing.T) {
+	st := openStore(t, t.TempDir())
+	clk := newClock()
+	server := New(st, keyring(t, 1), clk.now)
+	tn := bootstrap(t, server)
+	if _, err := server.PublicKey(t.Context(), "no-such-kid"); err == nil {
+		t.Fatal("unknown kid resolved")
+	}
+	cli := New(st, keyring(t, 1), clk.now)
+	tok := mint(t, cli, MintOptions{Tenant: tn.ID, Roles: []string{auth.APIConnectorsReadWriteAll}})
+	if _, err := verifier(server, clk).Verify(t.Context(), tok); err != nil {
+		t.Fatalf("a token signed with the first key, made by another process: %v", err)
+	}
+	if keys := keyIDs(t, server); len(keys) != 1 {
+		t.Fatalf("signing keys: %q, want exactly the one made on first use", keys)
 	}
 }
