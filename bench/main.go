@@ -120,7 +120,7 @@ func run(ctx context.Context, o options) error {
 	if err != nil {
 		return fmt.Errorf("seed idgraph: %w", err)
 	}
-	time.Sleep(time.Second)
+	time.Sleep(3 * time.Second) // idle: the server trims its heap after a second without requests
 	rep.IdleRSS, _ = rss(idg.cmd.Process.Pid)
 	rep.BaselineIdleRSS, _ = rss(base.cmd.Process.Pid)
 

@@ -192,8 +192,8 @@ func (r *report) markdown(chart string) string {
 // for the baseline and one for idgraph at each count.
 func (r *report) svg() string {
 	const (
-		panelW, panelH = 300, 240
-		top, bottom    = 56, 44
+		panelW, panelH = 330, 240
+		top, bottom    = 72, 44
 		left, right    = 56, 12
 		cols           = 2
 	)
@@ -202,14 +202,14 @@ func (r *report) svg() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" viewBox="0 0 %d %d" font-family="sans-serif" font-size="11">`+"\n", w, h, w, h)
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
-	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">Throughput (requests/s) by connections: idgraph vs the in-memory baseline</text>`+"\n")
+	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">Throughput (requests/s) by connections: idgraph vs the baseline</text>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="38">%s · %s · %s</text>`+"\n", html.EscapeString(r.Started.Format("2006-01-02")), html.EscapeString(r.Machine), html.EscapeString(r.Loader))
 	legend := func(x int, color, label string) {
-		fmt.Fprintf(&b, `<rect x="%d" y="44" width="10" height="10" fill="%s"/><text x="%d" y="53">%s</text>`+"\n", x, color, x+14, label)
+		fmt.Fprintf(&b, `<rect x="%d" y="48" width="10" height="10" fill="%s"/><text x="%d" y="57">%s</text>`+"\n", x, color, x+14, label)
 	}
 	const baseColor, idgColor = "#9aa5b1", "#1f6feb"
-	legend(w-260, baseColor, "baseline (no auth, in memory)")
-	legend(w-90, idgColor, "idgraph")
+	legend(10, baseColor, "baseline (in memory, no auth, not durable)")
+	legend(290, idgColor, "idgraph (token verified, fsynced writes); % = share of baseline")
 	for i, s := range r.Scenarios {
 		ox := 10 + (i%cols)*panelW
 		oy := top + (i/cols)*panelH

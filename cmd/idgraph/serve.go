@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/idgraph/idgraph/internal/auth"
@@ -110,8 +111,14 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	api := httpapi.New(httpapi.Options{Store: d.store, Directory: d.dir, Keys: d.keys, Profile: profile,
 		Cloud: cloud, GraphRoot: c.GraphRoot, SunsetDeprecated: c.SunsetDeprecated, Logger: log, Verifier: verifier})
 	issuer := &authority.Handler{Dir: d.dir, Log: log, NotFound: api}
+	var served atomic.Int64
+	root := httpapi.Root(api, issuer, caPEM)
+	go trimWhenIdle(ctx, &served, time.Second)
 	srv := &http.Server{
-		Handler:           httpapi.Root(api, issuer, caPEM),
+		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			served.Add(1)
+			root.ServeHTTP(w, r)
+		}),
 		TLSConfig:         tlsConfig,
 		ReadHeaderTimeout: 10 * time.Second,
 		ReadTimeout:       30 * time.Second,
@@ -197,5 +204,30 @@ func tuneGC(getenv func(string) string) {
 	}
 	if getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(64 << 20)
+	}
+}
+
+// trimWhenIdle returns the memory a burst of requests left behind to the
+// operating system once the server has been idle for a tick (with the
+// collector tuned for throughput, a heap grown under load would otherwise
+// stay resident while nothing happens).
+func trimWhenIdle(ctx context.Context, served *atomic.Int64, tick time.Duration) {
+	t := time.NewTicker(tick)
+	defer t.Stop()
+	last, trimmed := served.Load(), true
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		n := served.Load()
+		switch {
+		case n != last:
+			last, trimmed = n, false
+		case !trimmed:
+			debug.FreeOSMemory()
+			trimmed = true
+		}
 	}
 }
