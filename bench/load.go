@@ -78,6 +78,9 @@ func luaString(s string) string {
 
 func (w *wrk) script(reqs []request) string {
 	var b strings.Builder
+	// Each wrk thread starts at its own place in the list, so that the
+	// threads do not send the same object's requests in lockstep.
+	b.WriteString("local threads = 0\nfunction setup(thread)\n  thread:set(\"first\", threads)\n  threads = threads + 1\nend\n")
 	b.WriteString("local reqs = {}\nlocal i = 0\nfunction init(args)\n")
 	for _, r := range reqs {
 		b.WriteString("  reqs[#reqs + 1] = wrk.format(" + luaString(r.method) + ", " + luaString(r.path) + ", {")
@@ -91,7 +94,8 @@ func (w *wrk) script(reqs []request) string {
 		}
 		b.WriteString(")\n")
 	}
-	b.WriteString(`end
+	b.WriteString(`  i = math.floor((first or 0) * #reqs / 2) % #reqs
+end
 function request()
   i = i % #reqs + 1
   return reqs[i]
