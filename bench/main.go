@@ -28,6 +28,7 @@ import (
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -35,6 +36,7 @@ import (
 
 type options struct {
 	duration    time.Duration
+	repeat      int
 	warmup      time.Duration
 	conns       []int
 	coldObjects int
@@ -48,7 +50,8 @@ type options struct {
 func main() {
 	var o options
 	var conns string
-	flag.DurationVar(&o.duration, "duration", 10*time.Second, "length of each measured run")
+	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured run")
+	flag.IntVar(&o.repeat, "repeat", 3, "measured runs per point and server, alternating the servers; the report gives the medians")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario, per server")
 	flag.StringVar(&conns, "conns", "1,16,64", "connection counts, comma-separated")
 	flag.IntVar(&o.coldObjects, "cold-objects", 1_000_000, "objects in the data directory of the second cold-start measurement (0 skips it)")
@@ -104,7 +107,7 @@ func run(ctx context.Context, o options) error {
 	}
 
 	rep := &report{Started: time.Now().UTC(), Machine: machine(), Loader: load.name(),
-		Duration: o.duration, Commit: gitCommit(root)}
+		Duration: o.duration, Repeat: max(1, o.repeat), Commit: gitCommit(root)}
 
 	base, err := startBaseline(ctx, bins["baseline"], tmp)
 	if err != nil {
@@ -131,28 +134,37 @@ func run(ctx context.Context, o options) error {
 				resetPeak(idg.cmd.Process.Pid)
 			}
 			pt := point{Conns: c}
-			for _, target := range []struct {
-				srv  *server
-				reqs []request
-				dst  *measure
-			}{{base, sc.baseline, &pt.Baseline}, {idg, sc.idgraph, &pt.Idgraph}} {
-				if i == 0 {
-					if err := checkStatus(ctx, target.srv.url, target.reqs, sc.want); err != nil {
-						return fmt.Errorf("%s: %w", sc.name, err)
+			var baseRuns, idgRuns []measure
+			for r := range max(1, o.repeat) {
+				for _, target := range []struct {
+					srv  *server
+					reqs []request
+					dst  *[]measure
+				}{{base, sc.baseline, &baseRuns}, {idg, sc.idgraph, &idgRuns}} {
+					if i == 0 && r == 0 {
+						if err := checkStatus(ctx, target.srv.url, target.reqs, sc.want); err != nil {
+							return fmt.Errorf("%s: %w", sc.name, err)
+						}
+						if o.warmup > 0 {
+							if _, err := load.run(ctx, target.srv.url, target.reqs, sc.want, min(16, maxConns(o.conns)), o.warmup); err != nil {
+								return fmt.Errorf("%s warm-up: %w", sc.name, err)
+							}
+						}
+					}
+					m, err := load.run(ctx, target.srv.url, target.reqs, sc.want, c, o.duration)
+					if err != nil {
+						return fmt.Errorf("%s at %d connections: %w", sc.name, c, err)
+					}
+					*target.dst = append(*target.dst, m)
+					if ctx.Err() != nil {
+						return ctx.Err()
 					}
 				}
-				if i == 0 && o.warmup > 0 {
-					if _, err := load.run(ctx, target.srv.url, target.reqs, sc.want, min(16, maxConns(o.conns)), o.warmup); err != nil {
-						return fmt.Errorf("%s warm-up: %w", sc.name, err)
-					}
-				}
-				m, err := load.run(ctx, target.srv.url, target.reqs, sc.want, c, o.duration)
-				if err != nil {
-					return fmt.Errorf("%s at %d connections: %w", sc.name, c, err)
-				}
-				*target.dst = m
-				if ctx.Err() != nil {
-					return ctx.Err()
+			}
+			pt.Baseline, pt.Idgraph = medianOf(baseRuns), medianOf(idgRuns)
+			for k := range baseRuns {
+				if baseRuns[k].RPS > 0 {
+					pt.Ratios = append(pt.Ratios, idgRuns[k].RPS/baseRuns[k].RPS)
 				}
 			}
 			log.Printf("%-48s c=%-3d baseline %8.0f/s  idgraph %8.0f/s  (%.0f%%)  p99 %.1f ms",
@@ -242,4 +254,25 @@ func gitCommit(root string) string {
 		c += " (with uncommitted changes)"
 	}
 	return c
+}
+
+// medianOf is the run of median throughput, with the median latencies of
+// all runs and their summed counts.
+func medianOf(ms []measure) measure {
+	med := func(f func(measure) float64) float64 {
+		vs := make([]float64, len(ms))
+		for i, m := range ms {
+			vs[i] = f(m)
+		}
+		slices.Sort(vs)
+		return vs[len(vs)/2]
+	}
+	out := measure{RPS: med(func(m measure) float64 { return m.RPS }),
+		P50ms: med(func(m measure) float64 { return m.P50ms }),
+		P99ms: med(func(m measure) float64 { return m.P99ms })}
+	for _, m := range ms {
+		out.Requests += m.Requests
+		out.Errors += m.Errors
+	}
+	return out
 }

@@ -6,13 +6,23 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 )
 
 type point struct {
 	Conns             int
-	Baseline, Idgraph measure
+	Baseline, Idgraph measure   // medians of the runs
+	Ratios            []float64 // idgraph / baseline in each pair of runs
+}
+
+// spread is the range of the per-run ratios, as "25–31%".
+func (p point) spread() string {
+	if len(p.Ratios) < 2 {
+		return ""
+	}
+	return fmt.Sprintf("%.0f–%.0f%%", 100*slices.Min(p.Ratios), 100*slices.Max(p.Ratios))
 }
 
 // ratio is idgraph's throughput as a share of the baseline's.
@@ -33,6 +43,7 @@ type report struct {
 	Machine, Loader   string
 	Commit            string
 	Duration          time.Duration
+	Repeat            int
 	Scenarios         []scenarioResult
 
 	IdleRSS, BaselineIdleRSS int64 // after seeding, before the load
@@ -125,7 +136,7 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 
 func (r *report) text() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "%s; load: %s, %v per run\n\n", r.Machine, r.Loader, r.Duration)
+	fmt.Fprintf(&b, "%s; load: %s, %d × %v per point and server (medians)\n\n", r.Machine, r.Loader, r.Repeat, r.Duration)
 	fmt.Fprintf(&b, "%-48s %5s %12s %12s %7s %16s\n", "scenario", "conns", "baseline/s", "idgraph/s", "ratio", "idgraph p50/p99")
 	for _, s := range r.Scenarios {
 		for _, p := range s.Points {
@@ -155,15 +166,15 @@ func (r *report) markdown(chart string) string {
 	b.WriteString("Both serve plain HTTP on loopback, and share the machine's cores with the load generator.\n\n")
 	fmt.Fprintf(&b, "- Run: %s, %s to %s UTC, commit %s\n", r.Started.Format("2006-01-02"), r.Started.Format("15:04"), r.Finished.Format("15:04"), r.Commit)
 	fmt.Fprintf(&b, "- Machine: %s\n", r.Machine)
-	fmt.Fprintf(&b, "- Load: %s, %v per point after a warm-up; each load cycles over %d objects (idgraph: 100 identity providers in 10 tenants, one token per tenant; 100 of 1,000 API connectors)\n\n", r.Loader, r.Duration, hot)
+	fmt.Fprintf(&b, "- Load: %s; each point is %d runs of %v per server, alternating the servers, after a warm-up; the tables give the medians, and the range of the run-by-run ratios. Each load cycles over %d objects (idgraph: 100 identity providers in 10 tenants, one token per tenant; 100 of 1,000 API connectors)\n\n", r.Loader, r.Repeat, r.Duration, hot)
 	fmt.Fprintf(&b, "![Throughput by connections, idgraph and the baseline](%s)\n\n", chart)
 	b.WriteString("## Throughput and latency\n\n")
-	b.WriteString("| scenario | connections | baseline req/s | idgraph req/s | idgraph / baseline | baseline p50 / p99 ms | idgraph p50 / p99 ms |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|\n")
+	b.WriteString("| scenario | connections | baseline req/s | idgraph req/s | idgraph / baseline | run by run | baseline p50 / p99 ms | idgraph p50 / p99 ms |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
 	for _, s := range r.Scenarios {
 		for _, p := range s.Points {
-			fmt.Fprintf(&b, "| `%s` | %d | %.0f | %.0f | %.0f%% | %.2f / %.2f | %.2f / %.2f |\n", s.Name, p.Conns, p.Baseline.RPS, p.Idgraph.RPS,
-				100*p.ratio(), p.Baseline.P50ms, p.Baseline.P99ms, p.Idgraph.P50ms, p.Idgraph.P99ms)
+			fmt.Fprintf(&b, "| `%s` | %d | %.0f | %.0f | %.0f%% | %s | %.2f / %.2f | %.2f / %.2f |\n", s.Name, p.Conns, p.Baseline.RPS, p.Idgraph.RPS,
+				100*p.ratio(), p.spread(), p.Baseline.P50ms, p.Baseline.P99ms, p.Idgraph.P50ms, p.Idgraph.P99ms)
 		}
 	}
 	b.WriteString("\n## Cold start and memory\n\n")
