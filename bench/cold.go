@@ -67,7 +67,7 @@ func coldStarts(ctx context.Context, bin, tmp string, objects, runs int) (cold, 
 		if err != nil {
 			return cold{}, err
 		}
-		c.What = fmt.Sprintf("%d API connectors stored; first 2xx: GET /beta/identity/apiConnectors/{id} with a verified token", objects)
+		c.What = fmt.Sprintf("%s API connectors stored; first 2xx: GET /beta/identity/apiConnectors/{id} with a verified token", thousands(objects))
 		url = base + "/beta/identity/apiConnectors/" + id
 		header.Set("Authorization", "Bearer "+tok)
 	}

@@ -120,7 +120,7 @@ func (r *report) goals() []goal {
 			fmt.Sprintf("%.1f ms", r.ColdEmpty.median()), r.ColdEmpty.median() <= 50})
 	}
 	if len(r.ColdFull.Runs) > 0 {
-		gs = append(gs, goal{fmt.Sprintf("cold start, %d objects (median)", r.ColdObjects), "≤ 100 ms",
+		gs = append(gs, goal{fmt.Sprintf("cold start, %s objects (median)", thousands(r.ColdObjects)), "≤ 100 ms",
 			fmt.Sprintf("%.1f ms", r.ColdFull.median()), r.ColdFull.median() <= 100})
 	}
 	if r.IdleRSS > 0 {
@@ -181,7 +181,7 @@ func (r *report) markdown(chart string) string {
 	b.WriteString("| measurement | median | max | runs |\n|---|---:|---:|---:|\n")
 	for _, c := range []cold{r.ColdEmpty, r.ColdFull} {
 		if len(c.Runs) > 0 {
-			fmt.Fprintf(&b, "| cold start to first 2xx: %s | %.1f ms | %.1f ms | %d |\n", c.What, c.median(), c.max(), len(c.Runs))
+			fmt.Fprintf(&b, "| cold start, %s | %.1f ms | %.1f ms | %d |\n", c.What, c.median(), c.max(), len(c.Runs))
 		}
 	}
 	fmt.Fprintf(&b, "\n| resident memory (RSS) | idgraph | baseline |\n|---|---:|---:|\n")
@@ -285,4 +285,13 @@ func short(v float64) string {
 	default:
 		return fmt.Sprintf("%g", v)
 	}
+}
+
+// thousands writes n with comma separators: 1000000 → 1,000,000.
+func thousands(n int) string {
+	s := fmt.Sprint(n)
+	for i := len(s) - 3; i > 0 && s[i-1] != '-'; i -= 3 {
+		s = s[:i] + "," + s[i:]
+	}
+	return s
 }

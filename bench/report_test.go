@@ -32,7 +32,7 @@ func TestGoals(t *testing.T) {
 		"PATCH /beta/identity/apiConnectors/{id}, 16 connections: share of baseline": true,  // 28%
 		"GET one, 64 connections: share of baseline":                                 true,  // 74%
 		"cold start, empty data directory (median)":                                  true,  // 45
-		"cold start, 1000000 objects (median)":                                       true,
+		"cold start, 1,000,000 objects (median)":                                     true,
 		"idle RSS":                                                                   true,
 		"peak RSS under 64 connections":                                              false,
 	}
@@ -93,6 +93,14 @@ func TestLuaString(t *testing.T) {
 		}
 		if strings.Contains(s, closing) {
 			t.Errorf("luaString(%q) = %q: the text holds the closing bracket", s, q)
+		}
+	}
+}
+
+func TestThousands(t *testing.T) {
+	for n, want := range map[int]string{0: "0", 999: "999", 1000: "1,000", 1000000: "1,000,000", -12345: "-12,345"} {
+		if got := thousands(n); got != want {
+			t.Errorf("thousands(%d) = %q, want %q", n, got, want)
 		}
 	}
 }
