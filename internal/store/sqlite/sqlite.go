@@ -308,8 +308,7 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 		w.dirty = false
 		err := runProtected(ctx, w, op.run)
 		if err != nil && (w.dirty || graph.AsError(err) == nil) {
-			tx.Rollback()
-			s.cache.end(pre, false, nil)
+			s.abort(w, pre)
 			return s.commitGroupSavepoints(group, errs)
 		}
 		errs = append(errs, err)
@@ -317,30 +316,15 @@ func (s *Store) commitGroup(group []*writeOp, errs []error) []error {
 			ok++
 		}
 	}
-	if ok == 0 {
-		tx.Rollback()
-		s.cache.end(pre, false, nil)
-		return errs
-	}
-	if err := tx.Commit(); err != nil {
-		s.cache.end(pre, false, nil)
-		err = translate(fmt.Errorf("commit: %w", err))
-		for i := range errs {
-			if errs[i] == nil {
-				errs[i] = err
-			}
-		}
-		return errs
-	}
-	s.cache.end(pre, true, w.changes)
-	return errs
+	return s.finish(w, pre, ok, errs)
 }
 
 // commitGroupSavepoints runs a group of writes in one transaction. Each
-// write has its own savepoint, so a failing write is undone alone. If the transaction
-// itself is lost (SQLite aborts it on errors such as a full disk), the whole
-// group fails and nothing of it is kept: no write is ever reported failed
-// while being committed, or committed while reported failed.
+// write has its own savepoint, so a failing write is undone alone. If the
+// transaction itself is lost (SQLite aborts it on errors such as a full
+// disk), the whole group fails and nothing of it is kept: no write is ever
+// reported failed while being committed, or committed while reported
+// failed.
 func (s *Store) commitGroupSavepoints(group []*writeOp, errs []error) []error {
 	ctx := context.Background()
 	errs = errs[:0]
@@ -361,8 +345,7 @@ func (s *Store) commitGroupSavepoints(group []*writeOp, errs []error) []error {
 	for _, op := range group {
 		opErr, txErr := runInSavepoint(ctx, w, op.run)
 		if txErr != nil {
-			tx.Rollback()
-			s.cache.end(pre, false, nil)
+			s.abort(w, pre)
 			return fail(translate(fmt.Errorf("transaction aborted: %w", txErr)))
 		}
 		errs = append(errs, opErr)
@@ -370,12 +353,17 @@ func (s *Store) commitGroupSavepoints(group []*writeOp, errs []error) []error {
 			ok++
 		}
 	}
+	return s.finish(w, pre, ok, errs)
+}
+
+// finish ends a group's transaction: rolled back when no write succeeded,
+// else committed; a failed commit fails the writes that had succeeded.
+func (s *Store) finish(w *wtx, pre uint64, ok int, errs []error) []error {
 	if ok == 0 {
-		tx.Rollback()
-		s.cache.end(pre, false, nil)
+		s.abort(w, pre)
 		return errs
 	}
-	if err := tx.Commit(); err != nil {
+	if err := w.tx.Commit(); err != nil {
 		s.cache.end(pre, false, nil)
 		err = translate(fmt.Errorf("commit: %w", err))
 		for i := range errs {
@@ -387,6 +375,12 @@ func (s *Store) commitGroupSavepoints(group []*writeOp, errs []error) []error {
 	}
 	s.cache.end(pre, true, w.changes)
 	return errs
+}
+
+// abort rolls a group's transaction back.
+func (s *Store) abort(w *wtx, pre uint64) {
+	w.tx.Rollback()
+	s.cache.end(pre, false, nil)
 }
 
 // runInSavepoint runs one write. opErr is the write's own failure (undone by
