@@ -77,14 +77,19 @@ func (s *Server) connectorEntity(r *http.Request, c graph.APIConnector) connecto
 func (s *Server) handleListAPIConnectors(w http.ResponseWriter, r *http.Request) {
 	s.writeList(w, r, listSpec{coll: store.APIConnectors, context: s.contextURL(r, "identity/apiConnectors"),
 		render: func(rec store.Record) (any, error) {
-			v, err := store.Decode[graph.APIConnector](rec)
+			v, err := s.connectors.decode(rec)
 			return s.renderConnector(v.Value), err
 		}})
 }
 
 func (s *Server) handleGetAPIConnector(w http.ResponseWriter, r *http.Request) {
 	rc := reqCtx(r)
-	v, err := store.GetAs[graph.APIConnector](r.Context(), s.store, rc.tenant.ID, store.APIConnectors, rc.id)
+	rec, err := s.store.Get(r.Context(), rc.tenant.ID, store.APIConnectors, rc.id)
+	if err != nil {
+		s.writeError(w, r, err)
+		return
+	}
+	v, err := s.connectors.decode(rec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -41,16 +41,17 @@ type Options struct {
 
 // Server serves the Graph API.
 type Server struct {
-	store     store.Store
-	dir       *directory.Directory
-	keys      *secret.Keyring
-	verifier  *auth.Verifier
-	profile   graph.Profile
-	cloud     graph.Cloud
-	sunset    bool
-	graphRoot string
-	log       *slog.Logger
-	now       func() time.Time
+	store      store.Store
+	connectors decoded[graph.APIConnector] // for reads only
+	dir        *directory.Directory
+	keys       *secret.Keyring
+	verifier   *auth.Verifier
+	profile    graph.Profile
+	cloud      graph.Cloud
+	sunset     bool
+	graphRoot  string
+	log        *slog.Logger
+	now        func() time.Time
 }
 
 // New returns a Server.
