@@ -188,7 +188,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, k graph.User
 	}
 	// References are checked and the flow stored in one transaction: the
 	// connectors and providers it names exist when it is committed.
-	var stored graph.UserFlow
+	var runs store.Results[graph.UserFlow] // the function may run more than once
 	rec, err := s.store.CreateFunc(r.Context(), rc.tenant.ID, store.UserFlows, f.ID, func(tx store.Tx) ([]byte, error) {
 		next := f
 		next.APIConnectors = map[string]string{}
@@ -213,8 +213,7 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, k graph.User
 				next.IdentityProviders = append(next.IdentityProviders, pid)
 			}
 		}
-		stored = next
-		return json.Marshal(next)
+		return runs.Add(next)
 	})
 	if graph.KindOf(err) == graph.KindConflict {
 		return none, &graph.Error{Kind: graph.KindConflict, Code: "Request_MultipleObjectsWithSameKeyValue",
@@ -223,7 +222,8 @@ func (s *Server) createFlow(w http.ResponseWriter, r *http.Request, k graph.User
 	if err != nil {
 		return none, err
 	}
-	return store.Versioned[graph.UserFlow]{Value: stored, Version: rec.Version}, nil
+	stored, err := runs.Stored(rec)
+	return store.Versioned[graph.UserFlow]{Value: stored, Version: rec.Version}, err
 }
 
 // decodeConnectorConfiguration reads a userFlowApiConnectorConfiguration

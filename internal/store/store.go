@@ -1,10 +1,12 @@
 package store
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
 	"strings"
+	"sync"
 
 	"github.com/idgraph/idgraph/internal/graph"
 )
@@ -79,7 +81,8 @@ type Store interface {
 	Update(ctx context.Context, tenant string, c Collection, id string, fn func(tx Tx, cur Record) ([]byte, error)) (Record, error)
 	// Delete loads the record, calls check with it inside the transaction and
 	// removes it if check returns nil (a nil check always allows). It returns
-	// an error of KindNotFound if there is no such record.
+	// an error of KindNotFound if there is no such record. check may run more
+	// than once and must have no side effects.
 	Delete(ctx context.Context, tenant string, c Collection, id string, check func(tx Tx, cur Record) error) error
 	// Close releases the store. Writes acknowledged before are durable.
 	Close() error
@@ -169,19 +172,61 @@ func CreateAs[T any](ctx context.Context, s Store, tenant string, c Collection, 
 // UpdateAs is Update for values of type T: fn receives the current value and
 // returns the next one.
 func UpdateAs[T any](ctx context.Context, s Store, tenant string, c Collection, id string, fn func(tx Tx, cur Versioned[T]) (T, error)) (Versioned[T], error) {
-	var next T
+	// fn may run more than once; the value returned is the one of the run
+	// whose document was stored.
+	var runs Results[T]
 	r, err := s.Update(ctx, tenant, c, id, func(tx Tx, cur Record) ([]byte, error) {
 		v, err := decode[T](cur)
 		if err != nil {
 			return nil, err
 		}
-		if next, err = fn(tx, v); err != nil {
+		next, err := fn(tx, v)
+		if err != nil {
 			return nil, err
 		}
-		return json.Marshal(next)
+		return runs.Add(next)
 	})
 	if err != nil {
 		return Versioned[T]{}, err
 	}
-	return Versioned[T]{Value: next, Version: r.Version}, nil
+	v, err := runs.Stored(r)
+	return Versioned[T]{Value: v, Version: r.Version}, err
+}
+
+// Results remembers what each run of a write function produced, so that
+// the caller can report the value whose document was stored (a function
+// may run more than once, and not every run is the one committed).
+type Results[T any] struct {
+	mu   sync.Mutex
+	runs []result[T]
+}
+
+type result[T any] struct {
+	data []byte
+	v    T
+}
+
+// Add encodes v and remembers it; it returns the document to store.
+func (rs *Results[T]) Add(v T) ([]byte, error) {
+	data, err := json.Marshal(v)
+	if err != nil {
+		return nil, err
+	}
+	rs.mu.Lock()
+	rs.runs = append(rs.runs, result[T]{data, v})
+	rs.mu.Unlock()
+	return data, nil
+}
+
+// Stored returns the value of the run that produced the stored record.
+func (rs *Results[T]) Stored(r Record) (T, error) {
+	rs.mu.Lock()
+	defer rs.mu.Unlock()
+	for i := len(rs.runs) - 1; i >= 0; i-- {
+		if bytes.Equal(rs.runs[i].data, r.Data) {
+			return rs.runs[i].v, nil
+		}
+	}
+	v, err := decode[T](r)
+	return v.Value, err
 }

@@ -28,12 +28,18 @@ import (
 //
 // Lists and queries always read SQLite.
 type cache struct {
-	shm   *shmHeader // nil: caching is off
-	known atomic.Uint64
+	shm     *shmHeader // nil: caching is off
+	off     atomic.Bool
+	known   atomic.Pointer[walState] // nil: unknown
+	writing atomic.Bool              // the writer is between begin and end
 
 	mu      sync.RWMutex
 	entries map[cacheKey]cached
 }
+
+// walState is what the cache compares of the wal-index header: the change
+// counter (word 0) and the log's position, checksum and salts.
+type walState [6]uint32
 
 type cacheKey struct {
 	tenant, collection, key string
@@ -47,33 +53,44 @@ type cached struct {
 // maxCached bounds the cache; a full cache drops an arbitrary half.
 const maxCached = 8192
 
-// unknownChange never equals a counter value: the header is unreadable.
-const unknownChange = 1 << 40
-
 func newCache(shm *shmHeader) *cache {
 	c := &cache{shm: shm, entries: map[cacheKey]cached{}}
-	c.known.Store(c.change())
+	c.known.Store(c.state())
 	return c
 }
 
-func (c *cache) change() uint64 {
-	if c.shm == nil {
-		return unknownChange
+// state reads the header; nil when it cannot be read.
+func (c *cache) state() *walState {
+	if c.shm == nil || c.off.Load() {
+		return nil
 	}
-	v, ok := c.shm.change()
+	st, ok := c.shm.state()
 	if !ok {
-		return unknownChange
+		return nil
 	}
-	return uint64(v)
+	return &st
 }
 
 // current reports whether the cache matches the database now.
-func (c *cache) current() (uint64, bool) {
-	if c.shm == nil {
-		return 0, false
+func (c *cache) current() (*walState, bool) {
+	if c.shm == nil || c.off.Load() {
+		return nil, false
 	}
 	k := c.known.Load()
-	return k, k != unknownChange && c.change() == k
+	if k == nil {
+		return nil, false
+	}
+	st, ok := c.shm.state()
+	return k, ok && st == *k
+}
+
+// close turns the cache off for good (the store is closing: its mapping
+// may no longer follow the database).
+func (c *cache) close() {
+	c.off.Store(true)
+	c.mu.Lock()
+	clear(c.entries)
+	c.mu.Unlock()
 }
 
 func keyOf(tenant string, col store.Collection, id string) cacheKey {
@@ -83,6 +100,7 @@ func keyOf(tenant string, col store.Collection, id string) cacheKey {
 // lookup returns a copy of the cached record.
 func (c *cache) lookup(k cacheKey) (store.Record, int64, bool) {
 	if _, ok := c.current(); !ok {
+		c.resync()
 		return store.Record{}, 0, false
 	}
 	c.mu.RLock()
@@ -96,13 +114,36 @@ func (c *cache) lookup(k cacheKey) (store.Record, int64, bool) {
 	return r, e.seq, true
 }
 
+// resync empties the cache and takes the database's present state as its
+// own, so that reads use the cache again after another process committed
+// while this one's writer is idle (the writer reconciles by itself).
+func (c *cache) resync() {
+	if c.shm == nil || c.off.Load() || c.writing.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.writing.Load() {
+		return
+	}
+	st := c.state()
+	if st == nil {
+		return
+	}
+	if k := c.known.Load(); k != nil && *k == *st {
+		return
+	}
+	clear(c.entries)
+	c.known.Store(st)
+}
+
 // fill stores what a reader read, if the database did not change since
 // token (from current) and is still at it.
-func (c *cache) fill(token uint64, k cacheKey, r store.Record, seq int64) {
+func (c *cache) fill(token *walState, k cacheKey, r store.Record, seq int64) {
 	r.Data = bytes.Clone(r.Data)
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if c.known.Load() != token || c.change() != token {
+	if now := c.state(); now == nil || c.known.Load() != token || *now != *token {
 		return
 	}
 	c.makeRoom()
@@ -131,11 +172,13 @@ type change struct {
 }
 
 // begin is called by the writer once its transaction holds SQLite's write
-// lock: no other connection can commit until it ends. A counter that moved
-// since the cache was last reconciled means another process committed.
-func (c *cache) begin() uint64 {
-	pre := c.change()
-	if pre != c.known.Load() {
+// lock: no other connection can commit until it ends. A header that
+// changed since the cache was last reconciled means another process
+// committed.
+func (c *cache) begin() *walState {
+	c.writing.Store(true)
+	pre := c.state()
+	if k := c.known.Load(); pre == nil || k == nil || *pre != *k {
 		c.mu.Lock()
 		clear(c.entries)
 		c.known.Store(pre)
@@ -146,18 +189,28 @@ func (c *cache) begin() uint64 {
 
 // end is called by the writer after its transaction ended (committed when
 // committed is true) and before any of its writes is acknowledged. A
-// commit adds exactly one to the counter; more means that another
-// process may have committed right after it (or that SQLite restarted the
-// log), so the cache is emptied rather than trusted.
-func (c *cache) end(pre uint64, committed bool, changes []change) {
+// commit adds exactly one to the change counter; anything else means that
+// another process may have committed right after it (or that SQLite
+// restarted the log), so the cache is emptied rather than trusted. A
+// commit that does not move the counter means the mapping does not follow
+// this database: the cache turns itself off.
+func (c *cache) end(pre *walState, committed bool, changes []change) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	post := c.change()
-	want := pre
-	if committed {
-		want = pre + 1
+	defer c.writing.Store(false)
+	post := c.state()
+	consistent := pre != nil && post != nil
+	if consistent && committed {
+		if post[0] == pre[0] {
+			c.off.Store(true)
+			clear(c.entries)
+			return
+		}
+		consistent = post[0] == pre[0]+1
+	} else if consistent {
+		consistent = *post == *pre
 	}
-	if post != want || post == unknownChange {
+	if !consistent {
 		clear(c.entries)
 		c.known.Store(post)
 		return

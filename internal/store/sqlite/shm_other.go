@@ -7,4 +7,4 @@ type shmHeader struct{}
 
 func mapShm(string) *shmHeader { return nil }
 
-func (h *shmHeader) change() (uint32, bool) { return 0, false }
+func (h *shmHeader) state() (walState, bool) { return walState{}, false }

@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/url"
 	"os"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -171,7 +172,11 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		s.closeDBs()
 		return nil, err
 	}
-	s.shm = mapShm(path)
+	// SQLite names the wal-index after the database path with symbolic
+	// links resolved.
+	if real, err := filepath.EvalSymlinks(path); err == nil {
+		s.shm = mapShm(real)
+	}
 	s.cache = newCache(s.shm)
 	go s.writer()
 	return s, nil
@@ -358,7 +363,7 @@ func (s *Store) commitGroupSavepoints(group []*writeOp, errs []error) []error {
 
 // finish ends a group's transaction: rolled back when no write succeeded,
 // else committed; a failed commit fails the writes that had succeeded.
-func (s *Store) finish(w *wtx, pre uint64, ok int, errs []error) []error {
+func (s *Store) finish(w *wtx, pre *walState, ok int, errs []error) []error {
 	if ok == 0 {
 		s.abort(w, pre)
 		return errs
@@ -378,7 +383,7 @@ func (s *Store) finish(w *wtx, pre uint64, ok int, errs []error) []error {
 }
 
 // abort rolls a group's transaction back.
-func (s *Store) abort(w *wtx, pre uint64) {
+func (s *Store) abort(w *wtx, pre *walState) {
 	w.tx.Rollback()
 	s.cache.end(pre, false, nil)
 }
@@ -781,6 +786,7 @@ func (t txReader) List(tenant string, c store.Collection) ([]store.Record, error
 // Close stops the writer after the writes already queued and closes the file.
 func (s *Store) Close() error {
 	s.once.Do(func() { close(s.closed) })
+	s.cache.close()
 	<-s.done
 	// Writes queued after the writer stopped fail rather than hang.
 	for {
