@@ -1113,9 +1113,8 @@ func TestGroupPanickingFn(t *testing.T) {
 	g.add("update p2 panicking", func() { p2.rec, p2.err = s.Update(ctx, tenantA, c, "p2", panics) })
 	g.add("create panicking", func() {
 		pnew.rec, pnew.err = s.CreateFunc(ctx, tenantA, c, "pnew", func(store.Tx) ([]byte, error) {
-			var m map[string]int
-			m["x"] = 1 // a runtime panic
-			return nil, nil
+			var none []string
+			return []byte(none[len(c)]), nil // a runtime panic: index out of range
 		})
 	})
 	// Panics in its optimistic run only: the rerun in the transaction decides.
