@@ -787,7 +787,7 @@ func TestGroupReadSetValidation(t *testing.T) {
 			done <- writeResult{r, err}
 		}()
 		toA.gate.waitReached(t)
-		_, seq1, err := getStamped(ctx, s.r.getStamped, tenantA, c, "b")
+		_, seq1, err := get(ctx, s.r.get, tenantA, c, "b")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -795,7 +795,7 @@ func TestGroupReadSetValidation(t *testing.T) {
 			t.Fatalf("Delete b: %v", err)
 		}
 		mustCreate(t, s, c, "b", valueDoc{V: "y2"})
-		b2, seq2, err := getStamped(ctx, s.r.getStamped, tenantA, c, "b")
+		b2, seq2, err := get(ctx, s.r.get, tenantA, c, "b")
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -52,40 +52,39 @@ type writeOp struct {
 // stmts are the statements of the hot paths, prepared once: SQLite spends
 // more time compiling a statement than running one of these.
 type stmts struct {
-	get, getStamped, list, insert, update, delete *sql.Stmt
-	stamp, swap                                   *sql.Stmt
-	savepoint, release, rollbackTo                *sql.Stmt
+	get, list, insert, update, delete *sql.Stmt // get also reads the row's seq
+	stamp, swap                       *sql.Stmt
+	savepoint, release, rollbackTo    *sql.Stmt
 }
 
-var statements = map[string]string{
-	"get":        `SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-	"getStamped": `SELECT seq, id, version, data FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-	"stamp":      `SELECT seq, version FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-	"swap":       `UPDATE objects SET version = ?, data = ? WHERE seq = ? AND version = ?`,
-	"list":       `SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? ORDER BY seq`,
-	"insert":     `INSERT INTO objects (tenant_id, collection, id_key, id, version, data) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (tenant_id, collection, id_key) DO NOTHING`,
-	"update":     `UPDATE objects SET version = ?, data = ? WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-	"delete":     `DELETE FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`,
-	"savepoint":  `SAVEPOINT op`,
-	"release":    `RELEASE op`,
-	"rollbackTo": `ROLLBACK TO op`,
-}
-
-// prepare prepares the statements on db; the writer's include the
-// savepoint statements, the readers' only the reads.
+// prepare prepares the statements on db: all of them for the writer, the
+// reads for the readers.
 func prepare(ctx context.Context, db *sql.DB, writer bool) (stmts, error) {
 	var st stmts
-	for name, dst := range map[string]**sql.Stmt{"get": &st.get, "getStamped": &st.getStamped, "list": &st.list,
-		"insert": &st.insert, "update": &st.update, "delete": &st.delete, "stamp": &st.stamp, "swap": &st.swap,
-		"savepoint": &st.savepoint, "release": &st.release, "rollbackTo": &st.rollbackTo} {
-		if !writer && name != "get" && name != "getStamped" && name != "list" {
+	for _, p := range []struct {
+		dst  **sql.Stmt
+		read bool
+		sql  string
+	}{
+		{&st.get, true, `SELECT seq, id, version, data FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`},
+		{&st.list, true, `SELECT id, version, data FROM objects WHERE tenant_id = ? AND collection = ? ORDER BY seq`},
+		{&st.stamp, false, `SELECT seq, version FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`},
+		{&st.swap, false, `UPDATE objects SET version = ?, data = ? WHERE seq = ? AND version = ?`},
+		{&st.insert, false, `INSERT INTO objects (tenant_id, collection, id_key, id, version, data) VALUES (?, ?, ?, ?, 1, ?) ON CONFLICT (tenant_id, collection, id_key) DO NOTHING`},
+		{&st.update, false, `UPDATE objects SET version = ?, data = ? WHERE tenant_id = ? AND collection = ? AND id_key = ?`},
+		{&st.delete, false, `DELETE FROM objects WHERE tenant_id = ? AND collection = ? AND id_key = ?`},
+		{&st.savepoint, false, `SAVEPOINT op`},
+		{&st.release, false, `RELEASE op`},
+		{&st.rollbackTo, false, `ROLLBACK TO op`},
+	} {
+		if !writer && !p.read {
 			continue
 		}
-		stmt, err := db.PrepareContext(ctx, statements[name])
+		stmt, err := db.PrepareContext(ctx, p.sql)
 		if err != nil {
-			return st, fmt.Errorf("prepare %s: %w", name, err)
+			return st, fmt.Errorf("prepare %q: %w", p.sql, err)
 		}
-		*dst = stmt
+		*p.dst = stmt
 	}
 	return st, nil
 }
@@ -474,18 +473,6 @@ func translate(err error) error {
 	return err
 }
 
-func get(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection, id string) (store.Record, error) {
-	r := store.Record{Tenant: tenant, Collection: c}
-	err := stmt.QueryRowContext(ctx, tenant, string(c), store.Key(id)).Scan(&r.ID, &r.Version, &r.Data)
-	if errors.Is(err, sql.ErrNoRows) {
-		return store.Record{}, store.NotFound(id)
-	}
-	if err != nil {
-		return store.Record{}, translate(fmt.Errorf("get %s: %w", c, err))
-	}
-	return r, nil
-}
-
 func list(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection) ([]store.Record, error) {
 	rows, err := stmt.QueryContext(ctx, tenant, string(c))
 	if err != nil {
@@ -516,7 +503,7 @@ func (s *Store) getStamped(ctx context.Context, tenant string, c store.Collectio
 		return r, seq, nil
 	}
 	token, fillable := s.cache.current()
-	r, seq, err := getStamped(ctx, s.r.getStamped, tenant, c, id)
+	r, seq, err := get(ctx, s.r.get, tenant, c, id)
 	if err == nil && fillable {
 		s.cache.fill(token, k, r, seq)
 	}
@@ -553,7 +540,7 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 		return nil
 	}
 	locked := func(ctx context.Context, tx *wtx) error {
-		if _, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id); err == nil {
+		if _, _, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id); err == nil {
 			return store.Conflict(id)
 		} else if graph.KindOf(err) != graph.KindNotFound {
 			return err
@@ -600,7 +587,7 @@ func (s *Store) CreateFunc(ctx context.Context, tenant string, c store.Collectio
 func (s *Store) Update(ctx context.Context, tenant string, c store.Collection, id string, fn func(store.Tx, store.Record) ([]byte, error)) (store.Record, error) {
 	var out store.Record
 	locked := func(ctx context.Context, tx *wtx) error {
-		cur, seq, err := getStamped(ctx, tx.stmt(ctx, tx.st.getStamped), tenant, c, id)
+		cur, seq, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id)
 		if err != nil {
 			return err
 		}
@@ -736,7 +723,7 @@ func (r *readSet) valid(ctx context.Context, tx *wtx) (bool, error) {
 	return true, nil
 }
 
-func getStamped(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection, id string) (store.Record, int64, error) {
+func get(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Collection, id string) (store.Record, int64, error) {
 	r := store.Record{Tenant: tenant, Collection: c}
 	var seq int64
 	err := stmt.QueryRowContext(ctx, tenant, string(c), store.Key(id)).Scan(&seq, &r.ID, &r.Version, &r.Data)
@@ -752,7 +739,7 @@ func getStamped(ctx context.Context, stmt *sql.Stmt, tenant string, c store.Coll
 // Delete implements store.Store.
 func (s *Store) Delete(ctx context.Context, tenant string, c store.Collection, id string, check func(store.Tx, store.Record) error) error {
 	return s.write(ctx, func(ctx context.Context, tx *wtx) error {
-		cur, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id)
+		cur, _, err := get(ctx, tx.stmt(ctx, tx.st.get), tenant, c, id)
 		if err != nil {
 			return err
 		}
@@ -776,7 +763,8 @@ type txReader struct {
 }
 
 func (t txReader) Get(tenant string, c store.Collection, id string) (store.Record, error) {
-	return get(t.ctx, t.tx.stmt(t.ctx, t.tx.st.get), tenant, c, id)
+	r, _, err := get(t.ctx, t.tx.stmt(t.ctx, t.tx.st.get), tenant, c, id)
+	return r, err
 }
 
 func (t txReader) List(tenant string, c store.Collection) ([]store.Record, error) {
