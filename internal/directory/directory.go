@@ -7,12 +7,10 @@
 package directory
 
 import (
-	"bytes"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
 	"crypto/x509"
-	"encoding/json"
 	"fmt"
 	"slices"
 	"sort"
@@ -41,14 +39,7 @@ type Directory struct {
 	private    map[string]auth.SigningKey // kid → opened and parsed signing key
 	lastReload time.Time
 
-	decoded sync.Map // tenant id → decodedTenant: the last tenant document decoded
-}
-
-// decodedTenant remembers a tenant document and its decoding: every
-// request looks its tenant up, and the document rarely changes.
-type decodedTenant struct {
-	data []byte
-	t    graph.Tenant
+	tenants store.Memo[graph.Tenant] // every request decodes its tenant
 }
 
 // New returns a Directory over s whose secrets are sealed with k.
@@ -174,18 +165,12 @@ func (d *Directory) Tenant(ctx context.Context, id string) (graph.Tenant, error)
 	if err != nil {
 		return graph.Tenant{}, err
 	}
-	key := store.Key(id)
-	if m, ok := d.decoded.Load(key); ok && bytes.Equal(m.(decodedTenant).data, r.Data) {
-		t := m.(decodedTenant).t
-		t.CustomRoles = slices.Clone(t.CustomRoles)
-		return t, nil
+	v, err := d.tenants.Decode(r)
+	if err != nil {
+		return graph.Tenant{}, err
 	}
-	var t graph.Tenant
-	if err := json.Unmarshal(r.Data, &t); err != nil {
-		return graph.Tenant{}, fmt.Errorf("decode tenant %s: %w", id, err)
-	}
-	d.decoded.Store(key, decodedTenant{data: r.Data, t: t})
-	t.CustomRoles = slices.Clone(t.CustomRoles)
+	t := v.Value
+	t.CustomRoles = slices.Clone(t.CustomRoles) // the memo's value is shared
 	return t, nil
 }
 

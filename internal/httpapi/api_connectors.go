@@ -77,7 +77,7 @@ func (s *Server) connectorEntity(r *http.Request, c graph.APIConnector) connecto
 func (s *Server) handleListAPIConnectors(w http.ResponseWriter, r *http.Request) {
 	s.writeList(w, r, listSpec{coll: store.APIConnectors, context: s.contextURL(r, "identity/apiConnectors"),
 		render: func(rec store.Record) (any, error) {
-			v, err := s.connectors.decode(rec)
+			v, err := s.connectors.Decode(rec)
 			return s.renderConnector(v.Value), err
 		}})
 }
@@ -89,7 +89,7 @@ func (s *Server) handleGetAPIConnector(w http.ResponseWriter, r *http.Request) {
 		s.writeError(w, r, err)
 		return
 	}
-	v, err := s.connectors.decode(rec)
+	v, err := s.connectors.Decode(rec)
 	if err != nil {
 		s.writeError(w, r, err)
 		return

@@ -42,7 +42,7 @@ type Options struct {
 // Server serves the Graph API.
 type Server struct {
 	store      store.Store
-	connectors decoded[graph.APIConnector] // for reads only
+	connectors store.Memo[graph.APIConnector] // for reads only
 	dir        *directory.Directory
 	keys       *secret.Keyring
 	verifier   *auth.Verifier
