@@ -1,19 +1,21 @@
 package auth
 
 import (
-	"crypto/sha256"
+	"strings"
 	"sync"
 	"time"
 
 	"github.com/idgraph/idgraph/internal/graph"
 )
 
-// tokenCache remembers verified tokens (by the SHA-256 of the exact token
-// string) until they expire, so a client that sends the same token again
-// skips the signature check. Only successes are cached.
+// tokenCache remembers verified tokens (by the exact token string) until
+// they expire, so a client that sends the same token again skips the
+// signature check. Only successes are cached. The key is the token itself,
+// not a digest of it: hashing a kilobyte-long token on every request cost
+// as much as the rest of the lookup, and the map compares whole keys.
 type tokenCache struct {
-	mu      sync.Mutex
-	entries map[[32]byte]cachedToken
+	mu      sync.RWMutex
+	entries map[string]cachedToken
 }
 
 type cachedToken struct {
@@ -21,15 +23,14 @@ type cachedToken struct {
 	until time.Time
 }
 
-// maxCachedTokens bounds the cache; when full, expired entries go first,
-// then an arbitrary half.
-const maxCachedTokens = 10000
+// maxCachedTokens bounds the cache (tokens are one to two kilobytes); when
+// full, expired entries go first, then an arbitrary half.
+const maxCachedTokens = 4096
 
 func (c *tokenCache) get(raw string, now time.Time) (graph.Principal, bool) {
-	key := sha256.Sum256([]byte(raw))
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e, ok := c.entries[key]
+	c.mu.RLock()
+	e, ok := c.entries[raw]
+	c.mu.RUnlock()
 	if !ok || !now.Before(e.until) {
 		return graph.Principal{}, false
 	}
@@ -37,11 +38,10 @@ func (c *tokenCache) get(raw string, now time.Time) (graph.Principal, bool) {
 }
 
 func (c *tokenCache) put(raw string, p graph.Principal, until, now time.Time) {
-	key := sha256.Sum256([]byte(raw))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.entries == nil {
-		c.entries = map[[32]byte]cachedToken{}
+		c.entries = map[string]cachedToken{}
 	}
 	if len(c.entries) >= maxCachedTokens {
 		for k, e := range c.entries {
@@ -56,5 +56,6 @@ func (c *tokenCache) put(raw string, p graph.Principal, until, now time.Time) {
 			delete(c.entries, k)
 		}
 	}
-	c.entries[key] = cachedToken{p: p, until: until}
+	// A copy: raw may share memory with the request it came in.
+	c.entries[strings.Clone(raw)] = cachedToken{p: p, until: until}
 }
