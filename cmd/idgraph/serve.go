@@ -22,6 +22,7 @@ import (
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/httpapi"
 	"github.com/idgraph/idgraph/internal/logbuf"
+	"github.com/idgraph/idgraph/internal/logjson"
 	"github.com/idgraph/idgraph/internal/tlsca"
 )
 
@@ -52,7 +53,7 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 	// its own (a crash loses at most the last interval's lines).
 	logOut := logbuf.New(stderr, 50*time.Millisecond)
 	defer logOut.Close()
-	log := slog.New(slog.NewJSONHandler(logOut, &slog.HandlerOptions{Level: level}))
+	log := slog.New(logjson.New(logOut, &slog.HandlerOptions{Level: level}))
 
 	d, err := openData(ctx, c)
 	if err != nil {

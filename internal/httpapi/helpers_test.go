@@ -19,6 +19,7 @@ import (
 	"github.com/idgraph/idgraph/internal/directory"
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/httpapi"
+	"github.com/idgraph/idgraph/internal/logjson"
 	"github.com/idgraph/idgraph/internal/secret"
 	"github.com/idgraph/idgraph/internal/store"
 	"github.com/idgraph/idgraph/internal/store/sqlite"
@@ -79,7 +80,7 @@ func newServerWith(t testing.TB, o serverOptions) *testServer {
 		logTo = o.logs
 	}
 	api := httpapi.New(httpapi.Options{Store: st, Directory: dir, Keys: keys, Profile: o.profile, Cloud: o.cloud, SunsetDeprecated: o.sunset,
-		Logger: slog.New(slog.NewJSONHandler(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))})
+		Logger: slog.New(logjson.New(logTo, &slog.HandlerOptions{Level: slog.LevelDebug}))})
 	hs := httptest.NewServer(api)
 	s := &testServer{t: t, URL: hs.URL, DataDir: o.dataDir, Store: st, Dir: dir, Keys: keys, Tenant: tenant, Logs: logs, http: hs}
 	t.Cleanup(s.Close)

@@ -330,7 +330,13 @@ func (s *Server) logRequest(r *http.Request, rc *requestContext, status int, d t
 		// errors carry no secrets or tokens.
 		attrs = append(attrs, slog.String("error", rc.err.Error()))
 	}
-	s.log.LogAttrs(r.Context(), level, "request", attrs...)
+	// The record is handed to the handler directly: Logger.LogAttrs would
+	// also walk the stack for the caller's position, which no one reads.
+	if h := s.log.Handler(); h.Enabled(r.Context(), level) {
+		rec := slog.NewRecord(time.Now(), level, "request", 0)
+		rec.AddAttrs(attrs...)
+		_ = h.Handle(r.Context(), rec)
+	}
 }
 
 // statusWriter remembers the status for the log.
