@@ -286,7 +286,7 @@ func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request, v graph.
 	decode func(o object, cur graph.IdentityProvider) (providerBody, error)) (store.Versioned[graph.IdentityProvider], error) {
 	rc := reqCtx(r)
 	var none store.Versioned[graph.IdentityProvider]
-	cur, err := store.GetAs[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, rc.id)
+	cur, err := store.GetRead[graph.IdentityProvider](r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, rc.id)
 	if err == nil && !visible(cur.Value) {
 		err = store.NotFound(rc.id)
 	}
@@ -306,13 +306,15 @@ func (s *Server) updateProvider(w http.ResponseWriter, r *http.Request, v graph.
 	if err != nil {
 		return none, err
 	}
-	return store.UpdateAs(r.Context(), s.store, rc.tenant.ID, store.IdentityProviders, rc.id,
+	// cur's value goes to the update (read below only for its type).
+	typ := cur.Value.ODataType
+	return store.UpdateRead(r.Context(), s.store, cur,
 		func(_ store.Tx, now store.Versioned[graph.IdentityProvider]) (graph.IdentityProvider, error) {
 			p := now.Value
 			if !visible(p) {
 				return p, store.NotFound(rc.id)
 			}
-			if p.ODataType != cur.Value.ODataType {
+			if p.ODataType != typ {
 				return p, &graph.Error{Kind: graph.KindConflict, Code: "Request_MultipleObjectsWithSameKeyValue",
 					Message: "The identity provider was replaced while this request ran; read it again."}
 			}

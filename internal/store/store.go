@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/idgraph/idgraph/internal/graph"
 )
@@ -172,12 +173,49 @@ func CreateAs[T any](ctx context.Context, s Store, tenant string, c Collection, 
 // UpdateAs is Update for values of type T: fn receives the current value and
 // returns the next one.
 func UpdateAs[T any](ctx context.Context, s Store, tenant string, c Collection, id string, fn func(tx Tx, cur Versioned[T]) (T, error)) (Versioned[T], error) {
+	return updateAs(ctx, s, tenant, c, id, nil, fn)
+}
+
+// Read is a record as a caller read it, with its decoded value, for
+// UpdateRead.
+type Read[T any] struct {
+	rec Record
+	Versioned[T]
+}
+
+// GetRead is GetAs, keeping the record for UpdateRead.
+func GetRead[T any](ctx context.Context, s Store, tenant string, c Collection, id string) (Read[T], error) {
+	r, err := s.Get(ctx, tenant, c, id)
+	if err != nil {
+		return Read[T]{}, err
+	}
+	v, err := decode[T](r)
+	return Read[T]{rec: r, Versioned: v}, err
+}
+
+// UpdateRead is UpdateAs for a record the caller has just read (with
+// GetRead) to check the request against: while the record is still
+// exactly the one read, fn receives the value read instead of a second
+// decoding of the same bytes. That value then belongs to fn, which
+// changes it: the caller must not use read's value (or what its pointers
+// and slices reach) after the call.
+func UpdateRead[T any](ctx context.Context, s Store, read Read[T], fn func(tx Tx, cur Versioned[T]) (T, error)) (Versioned[T], error) {
+	r := read.rec
+	return updateAs(ctx, s, r.Tenant, r.Collection, r.ID, &read, fn)
+}
+
+func updateAs[T any](ctx context.Context, s Store, tenant string, c Collection, id string, read *Read[T], fn func(tx Tx, cur Versioned[T]) (T, error)) (Versioned[T], error) {
 	// fn may run more than once; the value returned is the one of the run
-	// whose document was stored.
+	// whose document was stored. The value read is handed out once at
+	// most: fn changes what it receives.
 	var runs Results[T]
+	var handed atomic.Bool
 	r, err := s.Update(ctx, tenant, c, id, func(tx Tx, cur Record) ([]byte, error) {
-		v, err := decode[T](cur)
-		if err != nil {
+		var v Versioned[T]
+		var err error
+		if read != nil && cur.Version == read.rec.Version && bytes.Equal(cur.Data, read.rec.Data) && handed.CompareAndSwap(false, true) {
+			v = read.Versioned
+		} else if v, err = decode[T](cur); err != nil {
 			return nil, err
 		}
 		next, err := fn(tx, v)
