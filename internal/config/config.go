@@ -7,9 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"net/url"
 	"os"
 	"path/filepath"
 	"runtime"
+	"strings"
 
 	"github.com/idgraph/idgraph/internal/graph"
 )
@@ -21,6 +23,10 @@ const DefaultAddr = "127.0.0.1:9443"
 type Config struct {
 	Addr    string // listen address; ":0" or "host:0" picks a free port
 	DataDir string // where the embedded store, secret key and state live
+	// Store is where the data lives: empty for the embedded SQLite store in
+	// the data directory, or a postgres:// (postgresql://) URL for
+	// PostgreSQL, which several replicas can share.
+	Store   string
 	Profile string // classic (default) or current: decision D1
 	// SecretKey is the base64 key that seals secrets at rest. Empty means the
 	// data directory's secret.key (generated on first start). Never logged.
@@ -85,6 +91,9 @@ func (c Config) Validate() error {
 	if c.DataDir == "" {
 		errs = append(errs, errors.New("data directory is empty"))
 	}
+	if c.Store != "" && !IsPostgres(c.Store) {
+		errs = append(errs, fmt.Errorf("store %s: want empty (the embedded store) or a postgres:// URL", RedactStore(c.Store)))
+	}
 	if _, err := graph.ParseCloud(c.Cloud); err != nil {
 		errs = append(errs, err)
 	}
@@ -111,5 +120,35 @@ func (c Config) String() string {
 	if c.SecretKey != "" {
 		key = "from configuration"
 	}
-	return fmt.Sprintf("addr=%s data=%s profile=%s secret-key=%s log-level=%s", c.Addr, c.DataDir, c.Profile, key, c.LogLevel)
+	return fmt.Sprintf("addr=%s data=%s store=%s profile=%s secret-key=%s log-level=%s",
+		c.Addr, c.DataDir, RedactStore(c.Store), c.Profile, key, c.LogLevel)
+}
+
+// IsPostgres reports whether store names a PostgreSQL database.
+func IsPostgres(store string) bool {
+	u, err := url.Parse(store)
+	return err == nil && (u.Scheme == "postgres" || u.Scheme == "postgresql") && u.Opaque == ""
+}
+
+// RedactStore describes a store setting without its credentials: the
+// embedded store, or the URL with its user information and password
+// parameters removed.
+func RedactStore(store string) string {
+	if store == "" {
+		return "embedded"
+	}
+	u, err := url.Parse(store)
+	if err != nil {
+		return "(unparsable)"
+	}
+	u.User = nil
+	q := u.Query()
+	for k := range u.Query() {
+		switch strings.ToLower(k) {
+		case "password", "sslpassword", "user":
+			q.Del(k)
+		}
+	}
+	u.RawQuery = q.Encode()
+	return u.String()
 }
