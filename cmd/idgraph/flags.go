@@ -67,6 +67,8 @@ func (f *flagSet) parse(args []string) error {
 func commonFlags(f *flagSet, c *config.Config) {
 	d := config.Default()
 	f.str(&c.DataDir, "data-dir", d.DataDir, "data directory")
+	f.str(&c.Store, "store", "", "where the data lives: empty for the embedded store in the data directory, "+
+		"or a postgres:// URL that several replicas can share")
 	// The secret key is read from the environment only, so it never shows in
 	// a process list.
 	c.SecretKey = f.getenv("IDGRAPH_SECRET_KEY")

@@ -136,12 +136,19 @@ func runServe(ctx context.Context, args []string, getenv func(string) string, st
 		}
 	}
 	base := scheme + "://" + displayAddr(ln.Addr().(*net.TCPAddr))
-	log.Info("starting", "config", c.String(), "journal_mode", "wal", "synchronous", "FULL")
+	if d.backend == "sqlite" {
+		log.Info("starting", "config", c.String(), "store", "sqlite", "journal_mode", "wal", "synchronous", "FULL")
+	} else {
+		log.Info("starting", "config", c.String(), "store", d.backend, "synchronous_commit", "on")
+	}
 	fmt.Fprintf(stdout, "idgraph serving Microsoft Graph at %s (profile %s, cloud %s)\n", base, profile, cloud)
 	if c.SunsetDeprecated {
 		fmt.Fprintln(stdout, "  the deprecated /identityProviders API answers as removed (--sunset-deprecated-api)")
 	}
 	fmt.Fprintf(stdout, "  data directory: %s\n", c.DataDir)
+	if d.backend != "sqlite" {
+		fmt.Fprintf(stdout, "  store:          %s\n", config.RedactStore(c.Store))
+	}
 	fmt.Fprintf(stdout, "  default tenant: %s (kind %s)\n", d.tenant.ID, d.tenant.Kind)
 	fmt.Fprintf(stdout, "  authority:      %s/%s (token endpoint %s/%s/oauth2/v2.0/token)\n", base, d.tenant.ID, base, d.tenant.ID)
 	if caFile != "" {

@@ -100,6 +100,16 @@ func (d *Directory) Bootstrap(ctx context.Context) (graph.Tenant, error) {
 	return def, nil
 }
 
+// Sealed reports whether s already holds data sealed with a secret key:
+// a process that has no key must then be given that key, not make one.
+func Sealed(ctx context.Context, s store.Store) (bool, error) {
+	_, err := s.Get(ctx, store.Global, store.Meta, metaKeyCheck)
+	if graph.KindOf(err) == graph.KindNotFound {
+		return false, nil
+	}
+	return err == nil, err
+}
+
 func (d *Directory) checkSecretKey(ctx context.Context) error {
 	aad := secret.AAD(store.Global, string(store.Meta), metaKeyCheck, "check")
 	v, err := store.GetAs[keyCheck](ctx, d.store, store.Global, store.Meta, metaKeyCheck)
