@@ -26,12 +26,14 @@ import (
 	"testing"
 	"time"
 
+	"github.com/idgraph/idgraph/internal/store/postgres"
+	"github.com/idgraph/idgraph/internal/store/postgres/pgtest"
 	"github.com/idgraph/idgraph/internal/store/sqlite"
 )
 
 // The kill-9 loop: writers hammer a real `idgraph serve` child process, the
 // child is killed with SIGKILL at a random moment, and after a restart on the
-// same data directory every acknowledged write must be there.
+// same data directory and store every acknowledged write must be there.
 const (
 	crashDefaultIterations = 20
 	crashWriters           = 32
@@ -227,7 +229,7 @@ func (w *crashWriter) send(client *http.Client, base, tok string, o *crashOp) {
 		method, path = "DELETE", "/v1.0/identityProviders/"+o.id
 	}
 	start := time.Now()
-	status, resp, err := crashDo(client, method, base+path, tok, body)
+	status, resp, _, err := crashDo(client, method, base+path, tok, body, nil)
 	o.status = status
 	o.at = len(w.ops)
 	o.took = time.Since(start)
@@ -264,32 +266,35 @@ func (w *crashWriter) send(client *http.Client, base, tok string, o *crashOp) {
 	}
 }
 
-// crashDo sends one request. status is 0 when no answer arrived; err with a
-// status means the body could not be read.
-func crashDo(client *http.Client, method, url, tok string, body any) (status int, resp []byte, err error) {
+// crashDo sends one request with body as JSON (nil for none) and the extra
+// request headers in hdr (nil for none). status is 0 when no answer arrived;
+// err with a status means the body could not be read. respHdr is the
+// answer's header.
+func crashDo(client *http.Client, method, url, tok string, body any, hdr http.Header) (status int, resp []byte, respHdr http.Header, err error) {
 	var rd io.Reader
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
-			return 0, nil, err
+			return 0, nil, nil, err
 		}
 		rd = bytes.NewReader(b)
 	}
 	req, err := http.NewRequest(method, url, rd)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
+	maps.Copy(req.Header, hdr)
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("Authorization", "Bearer "+tok)
 	res, err := client.Do(req)
 	if err != nil {
-		return 0, nil, err
+		return 0, nil, nil, err
 	}
 	defer res.Body.Close()
 	resp, err = io.ReadAll(res.Body)
-	return res.StatusCode, resp, err
+	return res.StatusCode, resp, res.Header, err
 }
 
 // crashTally counts operations over all iterations.
@@ -450,19 +455,60 @@ type crashChild struct {
 	err    error         // what Wait returned
 }
 
+// crashHarness runs the idgraph binary's commands on one data directory and
+// store.
 type crashHarness struct {
-	bin string
-	dir string
-	env []string
+	bin   string
+	dir   string   // --data-dir
+	store string   // --store: "" for the embedded store in dir, or a postgres:// URL
+	env   []string // the environment of every command, IDGRAPH_SECRET_KEY included
+}
+
+// crashEnv is the environment for the idgraph commands of a test: the
+// test's own, without IDGRAPH_* variables, and a fresh secret key that every
+// command started with it shares.
+func crashEnv(t *testing.T) []string {
+	t.Helper()
+	key := make([]byte, 32)
+	if _, err := rand.Read(key); err != nil {
+		t.Fatal(err)
+	}
+	var env []string
+	for _, kv := range os.Environ() {
+		if !strings.HasPrefix(kv, "IDGRAPH_") {
+			env = append(env, kv)
+		}
+	}
+	return append(env, "IDGRAPH_SECRET_KEY="+base64.StdEncoding.EncodeToString(key))
+}
+
+// dataArgs are the flags that point a command at h's data.
+func (h *crashHarness) dataArgs() []string {
+	args := []string{"--data-dir", h.dir}
+	if h.store != "" {
+		args = append(args, "--store", h.store)
+	}
+	return args
 }
 
 // start starts `idgraph serve` on a free loopback port and waits until it
 // prints where it serves.
 func (h *crashHarness) start(t *testing.T) *crashChild {
 	t.Helper()
+	c := h.launch(t)
+	c.awaitServing(t)
+	return c
+}
+
+// launch starts `idgraph serve` on a free loopback port without waiting for
+// it; awaitServing waits.
+func (h *crashHarness) launch(t *testing.T) *crashChild {
+	t.Helper()
 	c := &crashChild{stdout: &lockedBuffer{}, stderr: &lockedBuffer{}, done: make(chan struct{})}
-	// Plain HTTP: this test is about durability, and TLS would only cost CPU.
-	c.cmd = exec.Command(h.bin, "serve", "--addr", "127.0.0.1:0", "--data-dir", h.dir, "--log-level", "warn", "--plain-http")
+	// Plain HTTP: these tests are about durability and consistency, and TLS
+	// would only cost CPU.
+	args := append([]string{"serve", "--addr", "127.0.0.1:0", "--log-level", "warn", "--plain-http"}, h.dataArgs()...)
+	c.cmd = exec.Command(h.bin, args...)
 	c.cmd.Env = h.env
 	c.cmd.Stdout, c.cmd.Stderr = c.stdout, c.stderr
 	c.cmd.WaitDelay = 5 * time.Second
@@ -471,6 +517,12 @@ func (h *crashHarness) start(t *testing.T) *crashChild {
 	}
 	go func() { c.err = c.cmd.Wait(); close(c.done) }()
 	t.Cleanup(func() { c.kill() })
+	return c
+}
+
+// awaitServing waits until the child prints where it serves and sets c.base.
+func (c *crashChild) awaitServing(t *testing.T) {
+	t.Helper()
 	deadline := time.After(waitTimeout)
 	for {
 		if m := servingRE.FindStringSubmatch(c.stdout.String()); m != nil {
@@ -478,7 +530,7 @@ func (h *crashHarness) start(t *testing.T) *crashChild {
 			if !strings.HasPrefix(c.base, "http://127.0.0.1:") {
 				t.Fatalf("serving at %s, want a loopback address", c.base)
 			}
-			return c
+			return
 		}
 		select {
 		case <-c.done:
@@ -524,21 +576,30 @@ func (c *crashChild) terminate(t *testing.T) {
 	}
 }
 
-// mint runs `idgraph token` for the server at base.
-func (h *crashHarness) mint(t *testing.T, base string) string {
+// run runs `idgraph <command> <args>` on h's data and returns what it
+// printed; it fails the test if the command fails or takes too long.
+func (h *crashHarness) run(t *testing.T, command string, args ...string) string {
 	t.Helper()
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, h.bin, "token", "--data-dir", h.dir, "--issuer", base, "--roles", crashRoles)
+	args = append(append(strings.Fields(command), h.dataArgs()...), args...)
+	cmd := exec.CommandContext(ctx, h.bin, args...)
 	cmd.Env = h.env
 	cmd.WaitDelay = time.Second
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
 	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("idgraph token: %v\n%s", err, stderr.String())
+		t.Fatalf("idgraph %s: %v\n%s", command, err, stderr.String())
 	}
-	tok := strings.TrimSpace(string(out))
+	return string(out)
+}
+
+// mint runs `idgraph token` for the server at base.
+func (h *crashHarness) mint(t *testing.T, base string) string {
+	t.Helper()
+	out := h.run(t, "token", "--issuer", base, "--roles", crashRoles)
+	tok := strings.TrimSpace(out)
 	if !strings.HasPrefix(tok, "eyJ") || strings.Count(tok, ".") != 2 {
 		t.Fatalf("idgraph token printed %q, want a compact JWS", out)
 	}
@@ -549,7 +610,7 @@ func (h *crashHarness) mint(t *testing.T, base string) string {
 func (h *crashHarness) list(t *testing.T, c *crashChild, tok, path string, into any) {
 	t.Helper()
 	client := &http.Client{Timeout: crashRequestTimeout}
-	status, body, err := crashDo(client, "GET", c.base+path, tok, nil)
+	status, body, _, err := crashDo(client, "GET", c.base+path, tok, nil, nil)
 	if status != http.StatusOK || err != nil {
 		t.Fatalf("GET %s after restart: %d %v %.500s\nstderr:\n%s", path, status, err, body, c.stderr)
 	}
@@ -578,13 +639,18 @@ func buildIdgraph(t *testing.T) string {
 // TestCrashKeepsAcknowledgedWrites is the kill-9 loop: 32 writers create,
 // PATCH and DELETE API connectors (and a few deprecated identity providers)
 // on a real server process, which is killed with SIGKILL after a random
-// 0.2–2 s. After a restart on the same data directory, every acknowledged
-// write must be visible through the API, no acknowledged delete undone, no
-// value older than the last acknowledged one shown and nothing that was never
-// sent; at the end the database passes SQLite's integrity check.
+// 0.2–2 s. After a restart on the same data directory and store, every
+// acknowledged write must be visible through the API, no acknowledged delete
+// undone, no value older than the last acknowledged one shown and nothing
+// that was never sent; at the end the database passes its backend's
+// integrity check.
 //
-// IDGRAPH_CRASH_ITERATIONS sets the number of kills (default 20);
-// IDGRAPH_CRASH_SEED replays a schedule.
+// It runs once per backend: "sqlite" on the embedded store in the data
+// directory, and "postgres" with --store on a fresh schema of the test
+// database (skipped when PostgreSQL cannot be reached, unless
+// IDGRAPH_REQUIRE_POSTGRES=1). IDGRAPH_CRASH_ITERATIONS sets the number of
+// kills of each (default 20); IDGRAPH_CRASH_SEED replays a schedule, and
+// -run 'TestCrashKeepsAcknowledgedWrites/postgres' picks one backend.
 func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill-9 loop: skipped with -short")
@@ -605,24 +671,38 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		seed = s
 	}
-	t.Logf("seed %d (IDGRAPH_CRASH_SEED=%d replays the kill times and operation choices), %d iterations, %d writers",
+	t.Logf("seed %d (IDGRAPH_CRASH_SEED=%d replays the kill times and operation choices), %d iterations per backend, %d writers",
 		seed, seed, iterations, crashWriters)
-	rng := mrand.New(mrand.NewPCG(seed, 0))
 	began := time.Now()
-
-	key := make([]byte, 32)
-	if _, err := rand.Read(key); err != nil {
-		t.Fatal(err)
-	}
-	h := &crashHarness{bin: buildIdgraph(t), dir: t.TempDir()}
-	for _, kv := range os.Environ() {
-		if !strings.HasPrefix(kv, "IDGRAPH_") {
-			h.env = append(h.env, kv)
-		}
-	}
-	h.env = append(h.env, "IDGRAPH_SECRET_KEY="+base64.StdEncoding.EncodeToString(key))
+	bin := buildIdgraph(t)
 	t.Logf("built idgraph in %v", time.Since(began).Round(time.Millisecond))
 
+	t.Run("sqlite", func(t *testing.T) {
+		h := &crashHarness{bin: bin, dir: t.TempDir(), env: crashEnv(t)}
+		crashLoop(t, h, iterations, seed, func(ctx context.Context) (checkedStore, error) {
+			return sqlite.Open(ctx, filepath.Join(h.dir, "idgraph.db"))
+		})
+	})
+	t.Run("postgres", func(t *testing.T) {
+		h := &crashHarness{bin: bin, dir: t.TempDir(), store: pgtest.DSN(t), env: crashEnv(t)}
+		crashLoop(t, h, iterations, seed, func(ctx context.Context) (checkedStore, error) {
+			return postgres.Open(ctx, h.store)
+		})
+	})
+}
+
+// checkedStore is a store opened for its integrity check.
+type checkedStore interface {
+	IntegrityCheck(ctx context.Context) error
+	Close() error
+}
+
+// crashLoop runs the kill-9 loop for iterations kills on h's data, with the
+// kill times and operation choices that seed gives; with the server stopped,
+// it opens the store with open and runs its integrity check.
+func crashLoop(t *testing.T, h *crashHarness, iterations int, seed uint64, open func(context.Context) (checkedStore, error)) {
+	rng := mrand.New(mrand.NewPCG(seed, 0))
+	began := time.Now()
 	writers := make([]*crashWriter, crashWriters)
 	for i := range writers {
 		writers[i] = &crashWriter{idx: i, state: crashState{conns: map[string]string{}},
@@ -750,7 +830,7 @@ func TestCrashKeepsAcknowledgedWrites(t *testing.T) {
 	// The server has stopped: the database must be sound.
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	st, err := sqlite.Open(ctx, filepath.Join(h.dir, "idgraph.db"))
+	st, err := open(ctx)
 	if err != nil {
 		t.Fatalf("open the database after the loop: %v", err)
 	}
