@@ -32,12 +32,16 @@ type Directory struct {
 	keys  *secret.Keyring
 	now   func() time.Time
 
-	reloadMu   sync.Mutex                 // held by the one reload in progress
+	sleep func(context.Context, time.Duration) error // waits for a reload's turn
+
 	keyGenMu   sync.Mutex                 // held while the first signing key is made
-	mu         sync.Mutex                 // guards public and lastReload
+	mu         sync.Mutex                 // guards public, lastReload and reloading
 	public     map[string]*rsa.PublicKey  // kid → key, refreshed from the store
 	private    map[string]auth.SigningKey // kid → opened and parsed signing key
-	lastReload time.Time
+	lastReload time.Time                  // when the last reload began
+	reloading  chan struct{}              // closed when the reload in progress ends
+	reloads    int64                      // reloads begun for unknown kids
+	reloaded   int64                      // the number of the last one that succeeded
 
 	tenants store.Memo[graph.Tenant] // every request decodes its tenant
 }
@@ -47,7 +51,8 @@ func New(s store.Store, k *secret.Keyring, now func() time.Time) *Directory {
 	if now == nil {
 		now = time.Now
 	}
-	return &Directory{store: s, keys: k, now: now, public: map[string]*rsa.PublicKey{}, private: map[string]auth.SigningKey{}}
+	return &Directory{store: s, keys: k, now: now, sleep: sleepFor,
+		public: map[string]*rsa.PublicKey{}, private: map[string]auth.SigningKey{}}
 }
 
 type keyCheck struct {
@@ -331,37 +336,89 @@ func last(ks []auth.SigningKey) auth.SigningKey {
 }
 
 // reloadInterval bounds how often an unknown kid makes the directory re-read
-// the keys from the store (a key rotated by another process appears within
-// it; a flood of random kids costs at most one read per interval).
+// the keys from the store: a flood of random kids costs at most one read
+// per interval.
 const reloadInterval = time.Second
 
 // PublicKey is an auth.KeyFunc over the persisted signing keys. An unknown
-// kid makes it re-read the keys, at most once per reloadInterval; requests
-// that arrive during a reload wait for it rather than fail.
+// kid makes it re-read the keys, so that a key another process (a replica,
+// the command line) rotated in verifies at once. The answer "unknown" is
+// only given after a reload that began after the request arrived: keys
+// stored before then are seen. Reloads are shared by every request waiting
+// for one and start at most once per reloadInterval, so a request may wait
+// up to that long for its turn instead of being refused.
 func (d *Directory) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, error) {
 	if k, ok := d.cachedKey(kid); ok {
 		return k, nil
 	}
-	d.reloadMu.Lock()
-	defer d.reloadMu.Unlock()
-	if k, ok := d.cachedKey(kid); ok {
-		return k, nil // a reload we waited for brought it
-	}
+	arrived := d.now()
 	d.mu.Lock()
-	// Without any key (a new data directory), another process may be
-	// making the first: look each time until one is there.
-	stale := len(d.public) == 0 || d.now().Sub(d.lastReload) >= reloadInterval
+	before := d.reloads // reloads begun before this request arrived
 	d.mu.Unlock()
-	if !stale {
-		return nil, fmt.Errorf("unknown kid")
+	for {
+		d.mu.Lock()
+		if k, ok := d.public[kid]; ok {
+			d.mu.Unlock()
+			return k, nil
+		}
+		if running := d.reloading; running != nil {
+			d.mu.Unlock()
+			select {
+			case <-running:
+				continue
+			case <-ctx.Done():
+				return nil, ctx.Err()
+			}
+		}
+		// Without any key (a new data directory) another process may be
+		// making the first: an unknown kid looks again at once, not waiting
+		// for the interval.
+		keyless := len(d.public) == 0
+		if d.reloaded > before || (!keyless && !d.lastReload.Before(arrived)) {
+			d.mu.Unlock()
+			return nil, fmt.Errorf("unknown kid")
+		}
+		// This request starts the next reload, when the interval allows.
+		wait := time.Duration(0)
+		if !keyless {
+			wait = reloadInterval - d.now().Sub(d.lastReload)
+		}
+		running := make(chan struct{})
+		d.reloading = running
+		d.reloads++
+		n := d.reloads
+		d.mu.Unlock()
+
+		err := d.sleep(ctx, wait)
+		if err == nil {
+			err = d.reloadKeys(ctx)
+		}
+		d.mu.Lock()
+		d.reloading = nil
+		if err == nil {
+			d.reloaded = n
+		}
+		d.mu.Unlock()
+		close(running)
+		if err != nil {
+			return nil, err
+		}
 	}
-	if err := d.reloadKeys(ctx); err != nil {
-		return nil, err
+}
+
+// sleepFor waits d, or until ctx is done.
+func sleepFor(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
 	}
-	if k, ok := d.cachedKey(kid); ok {
-		return k, nil
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return nil, fmt.Errorf("unknown kid")
 }
 
 func (d *Directory) cachedKey(kid string) (*rsa.PublicKey, bool) {
