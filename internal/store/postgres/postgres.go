@@ -47,6 +47,9 @@ type Store struct {
 
 var _ store.Store = (*Store)(nil)
 
+// defaultMaxConns is the pool size unless the URL's pool_max_conns sets one.
+const defaultMaxConns = 16
+
 // Open connects to the database at dsn, a libpq connection URL such as
 // postgres://user:password@host:5432/idgraph?sslmode=verify-full, checks that
 // the server makes commits durable and applies pending migrations. URL
@@ -68,6 +71,14 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	params["synchronous_commit"] = "on"
 	if _, ok := params["application_name"]; !ok {
 		params["application_name"] = "idgraph"
+	}
+	// pgxpool's default (the CPU count, at least 4) starves a server whose
+	// every request reads its tenant and object: dozens of requests in
+	// flight would queue for four connections. Unless the URL says
+	// otherwise, take defaultMaxConns (three replicas stay well under
+	// PostgreSQL's default max_connections of 100).
+	if !strings.Contains(dsn, "pool_max_conns=") {
+		cfg.MaxConns = max(cfg.MaxConns, defaultMaxConns)
 	}
 	pool, err := pgxpool.NewWithConfig(ctx, cfg)
 	if err != nil {
