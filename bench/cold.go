@@ -8,7 +8,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -107,7 +106,7 @@ func coldStart(ctx context.Context, bin, dataDir string, port int, url string, h
 	}
 	defer logf.Close()
 	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}, Timeout: 2 * time.Second}
-	cmd := exec.CommandContext(ctx, bin, "serve", "--data-dir", dataDir, "--plain-http", "--addr", "127.0.0.1:"+strconv.Itoa(port))
+	cmd := cli{bin: bin, dataDir: dataDir}.command(ctx, "serve", "--plain-http", "--addr", "127.0.0.1:"+strconv.Itoa(port))
 	cmd.Stdout, cmd.Stderr = logf, logf
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
@@ -146,12 +145,13 @@ func coldStart(ctx context.Context, bin, dataDir string, port int, url string, h
 // (group commit, sealed passwords), and mints a token for the server
 // that will run at base. It returns one connector's id and the token.
 func prepareFull(ctx context.Context, bin, dataDir, base string, n int) (string, string, error) {
-	ids, err := tenantIDs(ctx, bin, dataDir) // bootstraps the directory
+	c := cli{bin: bin, dataDir: dataDir}
+	ids, err := tenantIDs(ctx, c) // bootstraps the directory
 	if err != nil {
 		return "", "", err
 	}
 	tenant := ids[0]
-	tok, err := mintToken(ctx, bin, dataDir, tenant, base)
+	tok, err := mintToken(ctx, c, tenant, base)
 	if err != nil {
 		return "", "", err
 	}

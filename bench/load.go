@@ -1,15 +1,20 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/idgraph/idgraph/bench/loadgen"
@@ -22,7 +27,18 @@ type measure struct {
 	RPS      float64 // wanted answers per second
 	P50ms    float64
 	P99ms    float64
+	// Quantiles are the latencies (ms) at percentiles quantile(0), …,
+	// quantile(quantiles-1): what merge needs to pool the latencies of
+	// loads run side by side. Empty when the loader could not tell.
+	Quantiles []float64
 }
+
+// quantiles is how many latency percentiles a measure keeps: every 0.1%,
+// so that the pooled p50 and p99 fall on a kept percentile.
+const quantiles = 1000
+
+// quantile is the percentile (0-100] kept at index k of Quantiles.
+func quantile(k int) float64 { return 100 * float64(k+1) / quantiles }
 
 type loader interface {
 	name() string
@@ -54,7 +70,7 @@ func chooseLoader(which, tmp string) (loader, error) {
 type wrk struct {
 	path string
 	tmp  string
-	n    int
+	n    atomic.Int64 // scripts written; several runs may go at once
 }
 
 func (w *wrk) name() string {
@@ -102,9 +118,13 @@ function request()
 end
 function done(summary, latency, requests)
   local e = summary.errors
-  io.write(string.format('{"requests":%d,"us":%d,"p50_us":%d,"p99_us":%d,"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d}\n',
+  local q = {}
+  for k = 1, ` + strconv.Itoa(quantiles) + ` do
+    q[k] = string.format("%d", k < ` + strconv.Itoa(quantiles) + ` and latency:percentile(100 * k / ` + strconv.Itoa(quantiles) + `) or latency.max)
+  end
+  io.write(string.format('{"requests":%d,"us":%d,"p50_us":%d,"p99_us":%d,"status":%d,"connect":%d,"read":%d,"write":%d,"timeout":%d,"q_us":[%s]}\n',
     summary.requests, summary.duration, latency:percentile(50), latency:percentile(99),
-    e.status, e.connect, e.read, e.write, e.timeout))
+    e.status, e.connect, e.read, e.write, e.timeout, table.concat(q, ",")))
 end
 `)
 	return b.String()
@@ -120,11 +140,12 @@ type wrkSummary struct {
 	Read     int   `json:"read"`
 	Write    int   `json:"write"`
 	Timeout  int   `json:"timeout"`
+	// Quantiles are the latencies at every 0.1% (see quantile).
+	Quantiles []int64 `json:"q_us"`
 }
 
 func (w *wrk) run(ctx context.Context, base string, reqs []request, want, conns int, d time.Duration) (measure, error) {
-	w.n++
-	script := filepath.Join(w.tmp, fmt.Sprintf("load-%d.lua", w.n))
+	script := filepath.Join(w.tmp, fmt.Sprintf("load-%d.lua", w.n.Add(1)))
 	if err := os.WriteFile(script, []byte(w.script(reqs)), 0o600); err != nil {
 		return measure{}, err
 	}
@@ -152,6 +173,12 @@ func (w *wrk) run(ctx context.Context, base string, reqs []request, want, conns 
 	bad := sum.Status + sum.Connect + sum.Read + sum.Write + sum.Timeout
 	m := measure{Requests: sum.Requests - sum.Status, Errors: bad,
 		P50ms: float64(sum.P50) / 1000, P99ms: float64(sum.P99) / 1000}
+	if len(sum.Quantiles) == quantiles {
+		m.Quantiles = make([]float64, quantiles)
+		for k, us := range sum.Quantiles {
+			m.Quantiles[k] = float64(us) / 1000
+		}
+	}
 	if sum.Micros > 0 {
 		m.RPS = float64(m.Requests) / (float64(sum.Micros) / 1e6)
 	}
@@ -185,10 +212,103 @@ func (goLoad) run(ctx context.Context, base string, reqs []request, want, conns 
 	res := loadgen.Run(ctx, loadgen.Config{Conns: conns, Duration: d}, req)
 	m := measure{Requests: res.Requests, Errors: res.Errors, RPS: res.Throughput(),
 		P50ms: ms(res.Percentile(50)), P99ms: ms(res.Percentile(99))}
+	if len(res.Latencies) > 0 {
+		m.Quantiles = make([]float64, quantiles)
+		for k := range m.Quantiles {
+			m.Quantiles[k] = ms(res.Percentile(quantile(k)))
+		}
+	}
 	if res.Errors > 0 {
 		return m, fmt.Errorf("%d failed requests; first: %s", res.Errors, res.FirstErr)
 	}
 	return m, nil
+}
+
+// spread runs the load over conns connections divided among the servers at
+// bases (see split), all at once, one generator per server, and merges
+// what they measured. With one server it is the loader's own run.
+func spread(ctx context.Context, l loader, bases []string, reqs []request, want, conns int, d time.Duration) (measure, error) {
+	shares := split(conns, len(bases))
+	if len(shares) == 1 {
+		return l.run(ctx, bases[0], reqs, want, conns, d)
+	}
+	ms := make([]measure, len(shares))
+	errs := make([]error, len(shares))
+	var wg sync.WaitGroup
+	for i, c := range shares {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			ms[i], errs[i] = l.run(ctx, bases[i], reqs, want, c, d)
+			if errs[i] != nil {
+				errs[i] = fmt.Errorf("%s: %w", bases[i], errs[i])
+			}
+		}()
+	}
+	wg.Wait()
+	return merge(ms), errors.Join(errs...)
+}
+
+// split divides conns connections among n servers as evenly as it can,
+// the first servers taking one more when they do not divide; servers that
+// would get none are left out (one connection loads one server).
+func split(conns, n int) []int {
+	n = max(1, min(n, conns))
+	shares := make([]int, n)
+	for i := range shares {
+		shares[i] = conns / n
+		if i < conns%n {
+			shares[i]++
+		}
+	}
+	return shares
+}
+
+// merge combines the measures of loads that ran side by side: the counts
+// and the throughputs add up, and the percentiles are those of all the
+// answers pooled, each load's kept percentiles weighing by its answers.
+// When a load kept no percentiles, the worst p50 and p99 stand in: an upper
+// bound of the pooled ones.
+func merge(ms []measure) measure {
+	var out measure
+	pooled := true
+	for _, m := range ms {
+		out.Requests += m.Requests
+		out.Errors += m.Errors
+		out.RPS += m.RPS
+		out.P50ms = max(out.P50ms, m.P50ms)
+		out.P99ms = max(out.P99ms, m.P99ms)
+		pooled = pooled && len(m.Quantiles) == quantiles
+	}
+	if !pooled || out.Requests == 0 {
+		return out
+	}
+	type sample struct{ ms, weight float64 }
+	var all []sample
+	for _, m := range ms {
+		w := float64(m.Requests) / quantiles
+		for _, v := range m.Quantiles {
+			all = append(all, sample{v, w})
+		}
+	}
+	slices.SortStableFunc(all, func(a, b sample) int { return cmp.Compare(a.ms, b.ms) })
+	at := func(p float64) float64 {
+		// Slightly under the rank, so that rounding cannot skip the sample
+		// the rank falls on.
+		rank, sum := p/100*float64(out.Requests)*(1-1e-9), 0.0
+		for _, s := range all {
+			if sum += s.weight; sum >= rank {
+				return s.ms
+			}
+		}
+		return all[len(all)-1].ms
+	}
+	out.P50ms, out.P99ms = at(50), at(99)
+	out.Quantiles = make([]float64, quantiles)
+	for k := range out.Quantiles {
+		out.Quantiles[k] = at(quantile(k))
+	}
+	return out
 }
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }

@@ -16,6 +16,14 @@
 // server. It then measures cold starts (an empty data directory, and one
 // holding 1,000,000 objects) and the server's resident memory.
 //
+// With -postgres it also measures idgraph on that PostgreSQL server, once
+// per -replicas count: that many idgraph processes on a new schema of the
+// database (named idgraph_bench_…, selected through search_path), sharing
+// one secret key, seeded once through the first; each load's connections
+// are divided among them, one load generator per replica running at once.
+// Each schema is dropped when its count is measured, or when the run fails
+// or is interrupted; nothing else in the database is touched.
+//
 // Only loopback addresses are used; every load is bounded in time.
 package main
 
@@ -31,6 +39,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"syscall"
 	"time"
 )
 
@@ -45,11 +54,17 @@ type options struct {
 	chart       string
 	loader      string
 	keep        bool
+	postgres    string // URL of a PostgreSQL server; empty: the embedded store only
+	replicas    []int  // replica counts to measure on PostgreSQL
 }
+
+// maxReplicas bounds -replicas: every replica is a server process on this
+// machine.
+const maxReplicas = 16
 
 func main() {
 	var o options
-	var conns string
+	var conns, replicas string
 	flag.DurationVar(&o.duration, "duration", 5*time.Second, "length of each measured run")
 	flag.IntVar(&o.repeat, "repeat", 3, "measured runs per point and server, alternating the servers; the report gives the medians")
 	flag.DurationVar(&o.warmup, "warmup", 2*time.Second, "unmeasured load before each scenario, per server")
@@ -60,17 +75,27 @@ func main() {
 	flag.StringVar(&o.chart, "chart", "bench/throughput.svg", "SVG chart to write, beside the report")
 	flag.StringVar(&o.loader, "load", "auto", "load generator: wrk, go, or auto (wrk when installed)")
 	flag.BoolVar(&o.keep, "keep", false, "keep the temporary directory (binaries, data, logs)")
+	flag.StringVar(&o.postgres, "postgres", "", "also measure idgraph on this PostgreSQL server (a postgres:// URL on loopback), in schemas of its own that it drops at the end; empty: the embedded store only")
+	flag.StringVar(&replicas, "replicas", "1,3", "with -postgres: replica counts, comma-separated; each count runs that many servers on one schema, the load spread over them")
 	flag.Parse()
-	for _, s := range strings.Split(conns, ",") {
-		n, err := strconv.Atoi(strings.TrimSpace(s))
-		if err != nil || n < 1 {
-			log.Fatalf("-conns: bad count %q", s)
-		}
-		o.conns = append(o.conns, n)
+	var err error
+	if o.conns, err = counts(conns, 1<<10); err != nil {
+		log.Fatalf("-conns: %v", err)
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	if o.replicas, err = counts(replicas, maxReplicas); err != nil {
+		log.Fatalf("-replicas: %v", err)
+	}
+	flag.Visit(func(f *flag.Flag) {
+		if f.Name == "replicas" && o.postgres == "" {
+			log.Fatal("-replicas: measuring replicas needs -postgres")
+		}
+	})
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	if err := run(ctx, o); err != nil {
+		if ctx.Err() != nil {
+			log.Fatal("interrupted")
+		}
 		log.Fatal(err)
 	}
 }
@@ -94,6 +119,15 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	log.Printf("load generator: %s", load.name())
+	// A PostgreSQL server that cannot be used should stop the run before
+	// the measurements, not after.
+	var pg *pgServer
+	if o.postgres != "" {
+		if pg, err = connectPostgres(ctx, o.postgres); err != nil {
+			return err
+		}
+		log.Printf("%s; schemas %s_r*", pg.About, pg.base)
+	}
 
 	bins := map[string]string{"idgraph": "./cmd/idgraph", "baseline": "./bench/baseline"}
 	for name, pkg := range bins {
@@ -114,12 +148,13 @@ func run(ctx context.Context, o options) error {
 		return err
 	}
 	defer base.stop()
-	idg, err := startIdgraph(ctx, bins["idgraph"], filepath.Join(tmp, "data"), filepath.Join(tmp, "idgraph.log"))
+	embedded := cli{bin: bins["idgraph"], dataDir: filepath.Join(tmp, "data")}
+	idg, err := startIdgraph(ctx, embedded, filepath.Join(tmp, "idgraph.log"))
 	if err != nil {
 		return err
 	}
 	defer idg.stop()
-	fx, err := seed(ctx, bins["idgraph"], idg)
+	fx, err := seed(ctx, embedded, idg.url)
 	if err != nil {
 		return fmt.Errorf("seed idgraph: %w", err)
 	}
@@ -127,60 +162,35 @@ func run(ctx context.Context, o options) error {
 	rep.IdleRSS, _ = rss(idg.cmd.Process.Pid)
 	rep.BaselineIdleRSS, _ = rss(base.cmd.Process.Pid)
 
-	for _, sc := range scenarios(fx) {
-		res := scenarioResult{Name: sc.name}
-		for i, c := range o.conns {
-			if c == o.conns[len(o.conns)-1] {
-				resetPeak(idg.cmd.Process.Pid)
-			}
-			pt := point{Conns: c}
-			var baseRuns, idgRuns []measure
-			for r := range max(1, o.repeat) {
-				for _, target := range []struct {
-					srv  *server
-					reqs []request
-					dst  *[]measure
-				}{{base, sc.baseline, &baseRuns}, {idg, sc.idgraph, &idgRuns}} {
-					if i == 0 && r == 0 {
-						if err := checkStatus(ctx, target.srv.url, target.reqs, sc.want); err != nil {
-							return fmt.Errorf("%s: %w", sc.name, err)
-						}
-						if o.warmup > 0 {
-							if _, err := load.run(ctx, target.srv.url, target.reqs, sc.want, min(16, maxConns(o.conns)), o.warmup); err != nil {
-								return fmt.Errorf("%s warm-up: %w", sc.name, err)
-							}
-						}
-					}
-					m, err := load.run(ctx, target.srv.url, target.reqs, sc.want, c, o.duration)
-					if err != nil {
-						return fmt.Errorf("%s at %d connections: %w", sc.name, c, err)
-					}
-					*target.dst = append(*target.dst, m)
-					if ctx.Err() != nil {
-						return ctx.Err()
-					}
-				}
-			}
-			pt.Baseline, pt.Idgraph = medianOf(baseRuns), medianOf(idgRuns)
-			for k := range baseRuns {
-				if baseRuns[k].RPS > 0 {
-					pt.Ratios = append(pt.Ratios, idgRuns[k].RPS/baseRuns[k].RPS)
-				}
-			}
-			log.Printf("%-48s c=%-3d baseline %8.0f/s  idgraph %8.0f/s  (%.0f%%)  p99 %.1f ms",
-				sc.name, c, pt.Baseline.RPS, pt.Idgraph.RPS, 100*pt.ratio(), pt.Idgraph.P99ms)
-			res.Points = append(res.Points, pt)
-			if c == o.conns[len(o.conns)-1] {
-				if p, err := peakRSS(idg.cmd.Process.Pid); err == nil && p > rep.PeakRSS {
-					rep.PeakRSS = p
-				}
+	// The peak memory is that of the runs at the last connection count.
+	peak := func(c int, done bool) {
+		switch {
+		case c != o.conns[len(o.conns)-1]:
+		case !done:
+			resetPeak(idg.cmd.Process.Pid)
+		default:
+			if p, err := peakRSS(idg.cmd.Process.Pid); err == nil && p > rep.PeakRSS {
+				rep.PeakRSS = p
 			}
 		}
-		rep.Scenarios = append(rep.Scenarios, res)
+	}
+	if rep.Scenarios, err = compare(ctx, o, load, base, target{name: "idgraph", urls: []string{idg.url}, around: peak}, scenarios(fx)); err != nil {
+		return err
 	}
 	rep.PeakConns = maxConns(o.conns)
 	rep.AfterRSS, _ = rss(idg.cmd.Process.Pid)
 	idg.stop()
+
+	if pg != nil {
+		rep.PostgresServer = pg.About
+		for _, n := range o.replicas {
+			res, err := measurePostgres(ctx, o, load, base, pg, bins["idgraph"], tmp, n)
+			if err != nil {
+				return fmt.Errorf("PostgreSQL, %s: %w", replicaCount(n), err)
+			}
+			rep.Postgres = append(rep.Postgres, res)
+		}
+	}
 	base.stop()
 
 	if rep.ColdEmpty, err = coldStarts(ctx, bins["idgraph"], tmp, 0, o.coldRuns); err != nil {
@@ -212,12 +222,123 @@ func run(ctx context.Context, o options) error {
 	return nil
 }
 
+// target is an idgraph deployment under load: its servers, over which
+// each load is spread, and what to do around each point.
+type target struct {
+	name string
+	urls []string
+	// around, when set, runs before (done false) and after (done true) the
+	// runs at conns connections.
+	around func(conns int, done bool)
+}
+
+// compare runs each scenario at each connection count against the
+// baseline and the target, alternating them, and returns the medians and
+// the run-by-run ratios.
+func compare(ctx context.Context, o options, load loader, base *server, t target, scs []scenario) ([]scenarioResult, error) {
+	var results []scenarioResult
+	for _, sc := range scs {
+		res := scenarioResult{Name: sc.name}
+		for i, c := range o.conns {
+			if t.around != nil {
+				t.around(c, false)
+			}
+			pt := point{Conns: c}
+			var baseRuns, idgRuns []measure
+			for r := range max(1, o.repeat) {
+				for _, side := range []struct {
+					urls []string
+					reqs []request
+					dst  *[]measure
+				}{{[]string{base.url}, sc.baseline, &baseRuns}, {t.urls, sc.idgraph, &idgRuns}} {
+					if i == 0 && r == 0 {
+						for _, u := range side.urls {
+							if err := checkStatus(ctx, u, side.reqs, sc.want); err != nil {
+								return nil, fmt.Errorf("%s: %w", sc.name, err)
+							}
+						}
+						if o.warmup > 0 {
+							if _, err := spread(ctx, load, side.urls, side.reqs, sc.want, min(16, maxConns(o.conns)), o.warmup); err != nil {
+								return nil, fmt.Errorf("%s warm-up: %w", sc.name, err)
+							}
+						}
+					}
+					m, err := spread(ctx, load, side.urls, side.reqs, sc.want, c, o.duration)
+					if err != nil {
+						return nil, fmt.Errorf("%s at %d connections: %w", sc.name, c, err)
+					}
+					*side.dst = append(*side.dst, m)
+					if ctx.Err() != nil {
+						return nil, ctx.Err()
+					}
+				}
+			}
+			pt.Baseline, pt.Idgraph = medianOf(baseRuns), medianOf(idgRuns)
+			for k := range baseRuns {
+				if baseRuns[k].RPS > 0 {
+					pt.Ratios = append(pt.Ratios, idgRuns[k].RPS/baseRuns[k].RPS)
+				}
+			}
+			log.Printf("%-48s c=%-3d baseline %8.0f/s  %s %8.0f/s  (%.0f%%)  p99 %.1f ms",
+				sc.name, c, pt.Baseline.RPS, t.name, pt.Idgraph.RPS, 100*pt.ratio(), pt.Idgraph.P99ms)
+			res.Points = append(res.Points, pt)
+			if t.around != nil {
+				t.around(c, true)
+			}
+		}
+		results = append(results, res)
+	}
+	return results, nil
+}
+
+// measurePostgres measures idgraph on PostgreSQL with n replicas: a new
+// schema, n servers on it sharing one secret key, seeded once through the
+// first, then the scenarios with each load spread over the replicas. The
+// schema is dropped before it returns, whatever happened.
+func measurePostgres(ctx context.Context, o options, load loader, base *server, pg *pgServer, bin, tmp string, n int) (pgResult, error) {
+	schema := pg.schemaName(n)
+	dsn, drop, err := pg.createSchema(ctx, schema)
+	if err != nil {
+		return pgResult{}, err
+	}
+	defer drop()
+	log.Printf("PostgreSQL, %s, schema %s", replicaCount(n), schema)
+	rs, err := startReplicas(ctx, bin, filepath.Join(tmp, fmt.Sprintf("postgres-%d", n)), dsn, n)
+	if err != nil {
+		return pgResult{}, err
+	}
+	defer rs.stop() // before the drop
+	if t, err := pg.tables(ctx, schema); err != nil || t == 0 {
+		return pgResult{}, fmt.Errorf("idgraph created no tables in the schema %s (%v): does its store honour search_path?", schema, err)
+	}
+	fx, err := seed(ctx, rs.cli, rs.servers[0].url)
+	if err != nil {
+		return pgResult{}, fmt.Errorf("seed: %w", err)
+	}
+	res := pgResult{Replicas: n}
+	res.Scenarios, err = compare(ctx, o, load, base, target{name: fmt.Sprintf("postgres×%d", n), urls: rs.urls()}, scenarios(fx))
+	return res, err
+}
+
 func maxConns(cs []int) int {
 	m := 1
 	for _, c := range cs {
 		m = max(m, c)
 	}
 	return m
+}
+
+// counts parses a comma-separated list of counts from 1 to most.
+func counts(list string, most int) ([]int, error) {
+	var ns []int
+	for _, s := range strings.Split(list, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil || n < 1 || n > most {
+			return nil, fmt.Errorf("bad count %q (want 1 to %d)", s, most)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
 }
 
 // absJoin resolves p against the repository root unless it is absolute.

@@ -38,6 +38,37 @@ type scenarioResult struct {
 	Points []point
 }
 
+// pgResult is idgraph on PostgreSQL with Replicas servers sharing one
+// database, each load spread over them; its points' baselines are the runs
+// alongside.
+type pgResult struct {
+	Replicas  int
+	Scenarios []scenarioResult
+}
+
+// replicaCount is "1 replica", "3 replicas".
+func replicaCount(n int) string {
+	if n == 1 {
+		return "1 replica"
+	}
+	return fmt.Sprintf("%d replicas", n)
+}
+
+// findPoint returns the point of the scenario name at conns connections.
+func findPoint(scs []scenarioResult, name string, conns int) (point, bool) {
+	for _, s := range scs {
+		if s.Name != name {
+			continue
+		}
+		for _, p := range s.Points {
+			if p.Conns == conns {
+				return p, true
+			}
+		}
+	}
+	return point{}, false
+}
+
 type report struct {
 	Started, Finished time.Time
 	Machine, Loader   string
@@ -54,6 +85,12 @@ type report struct {
 	ColdEmpty   cold
 	ColdFull    cold
 	ColdObjects int
+
+	// PostgresServer describes the PostgreSQL server of Postgres; both are
+	// empty when the run measured the embedded store only. The goals, the
+	// memory and the cold starts are the embedded store's.
+	PostgresServer string
+	Postgres       []pgResult
 }
 
 // machine describes the CPU, cores, OS and Go version.
@@ -79,17 +116,7 @@ type goal struct {
 }
 
 func (r *report) find(name string, conns int) (point, bool) {
-	for _, s := range r.Scenarios {
-		if s.Name != name {
-			continue
-		}
-		for _, p := range s.Points {
-			if p.Conns == conns {
-				return p, true
-			}
-		}
-	}
-	return point{}, false
+	return findPoint(r.Scenarios, name, conns)
 }
 
 func (r *report) goals() []goal {
@@ -137,12 +164,14 @@ func mib(b int64) string { return fmt.Sprintf("%.1f MiB", float64(b)/(1<<20)) }
 func (r *report) text() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "%s; load: %s, %d × %v per point and server (medians)\n\n", r.Machine, r.Loader, r.Repeat, r.Duration)
-	fmt.Fprintf(&b, "%-48s %5s %12s %12s %7s %16s\n", "scenario", "conns", "baseline/s", "idgraph/s", "ratio", "idgraph p50/p99")
-	for _, s := range r.Scenarios {
-		for _, p := range s.Points {
-			fmt.Fprintf(&b, "%-48s %5d %12.0f %12.0f %6.0f%% %7.2f/%.2f ms\n", s.Name, p.Conns, p.Baseline.RPS, p.Idgraph.RPS,
-				100*p.ratio(), p.Idgraph.P50ms, p.Idgraph.P99ms)
+	textTable(&b, r.Scenarios)
+	for _, pg := range r.Postgres {
+		fmt.Fprintf(&b, "\nidgraph on PostgreSQL, %s", replicaCount(pg.Replicas))
+		if pg.Replicas > 1 {
+			b.WriteString(", the load spread over them")
 		}
+		b.WriteString("\n")
+		textTable(&b, pg.Scenarios)
 	}
 	b.WriteString("\n")
 	for _, g := range r.goals() {
@@ -153,6 +182,66 @@ func (r *report) text() string {
 		fmt.Fprintf(&b, "%-64s %-10s %-12s %s\n", g.What, g.Want, g.Measured, mark)
 	}
 	return b.String()
+}
+
+// textTable writes the rows of the printed table.
+func textTable(b *strings.Builder, scs []scenarioResult) {
+	fmt.Fprintf(b, "%-48s %5s %12s %12s %7s %16s\n", "scenario", "conns", "baseline/s", "idgraph/s", "ratio", "idgraph p50/p99")
+	for _, s := range scs {
+		for _, p := range s.Points {
+			fmt.Fprintf(b, "%-48s %5d %12.0f %12.0f %6.0f%% %7.2f/%.2f ms\n", s.Name, p.Conns, p.Baseline.RPS, p.Idgraph.RPS,
+				100*p.ratio(), p.Idgraph.P50ms, p.Idgraph.P99ms)
+		}
+	}
+}
+
+// markdownTable writes the throughput and latency table.
+func markdownTable(b *strings.Builder, scs []scenarioResult) {
+	b.WriteString("| scenario | connections | baseline req/s | idgraph req/s | idgraph / baseline | run by run | baseline p50 / p99 ms | idgraph p50 / p99 ms |\n")
+	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
+	for _, s := range scs {
+		for _, p := range s.Points {
+			fmt.Fprintf(b, "| `%s` | %d | %.0f | %.0f | %.0f%% | %s | %.2f / %.2f | %.2f / %.2f |\n", s.Name, p.Conns, p.Baseline.RPS, p.Idgraph.RPS,
+				100*p.ratio(), p.spread(), p.Baseline.P50ms, p.Baseline.P99ms, p.Idgraph.P50ms, p.Idgraph.P99ms)
+		}
+	}
+}
+
+// markdownPostgres writes the section on PostgreSQL: how it was measured, a
+// summary beside the embedded store, and a table per replica count.
+func (r *report) markdownPostgres(b *strings.Builder) {
+	b.WriteString("\n## On PostgreSQL\n\n")
+	fmt.Fprintf(b, "idgraph with `--store postgres://…` on %s, on the same machine. For each replica count, that many idgraph\n", r.PostgresServer)
+	b.WriteString("servers (processes with their own data directories and one secret key) share a new schema, seeded once through the\n")
+	b.WriteString("first as above. Each load has the same connection counts, divided among the replicas (16 over 3: 6, 5 and 5; one\n")
+	b.WriteString("connection loads one replica), one load generator per replica, all at once: idgraph req/s is their sum, and its\n")
+	b.WriteString("p50 / p99 are those of all their answers pooled. The baseline is the same single in-memory server, measured again\n")
+	b.WriteString("alongside, alternating as above. PostgreSQL shares the machine's cores with idgraph and the load generator.\n")
+	b.WriteString("The goals, the cold starts and the memory figures are the embedded store's.\n\n")
+	b.WriteString("idgraph req/s (share of the baseline):\n\n| scenario | connections | embedded store |")
+	for _, pg := range r.Postgres {
+		fmt.Fprintf(b, " PostgreSQL, %s |", replicaCount(pg.Replicas))
+	}
+	b.WriteString("\n|---|---:|---:|" + strings.Repeat("---:|", len(r.Postgres)) + "\n")
+	cell := func(p point, ok bool) string {
+		if !ok {
+			return " |"
+		}
+		return fmt.Sprintf(" %.0f (%.0f%%) |", p.Idgraph.RPS, 100*p.ratio())
+	}
+	for _, s := range r.Scenarios {
+		for _, p := range s.Points {
+			fmt.Fprintf(b, "| `%s` | %d |%s", s.Name, p.Conns, cell(p, true))
+			for _, pg := range r.Postgres {
+				b.WriteString(cell(findPoint(pg.Scenarios, s.Name, p.Conns)))
+			}
+			b.WriteString("\n")
+		}
+	}
+	for _, pg := range r.Postgres {
+		fmt.Fprintf(b, "\n### %s\n\n", replicaCount(pg.Replicas))
+		markdownTable(b, pg.Scenarios)
+	}
 }
 
 func (r *report) markdown(chart string) string {
@@ -169,13 +258,9 @@ func (r *report) markdown(chart string) string {
 	fmt.Fprintf(&b, "- Load: %s; each point is %d runs of %v per server, alternating the servers, after a warm-up; the tables give the medians, and the range of the run-by-run ratios. Each load cycles over %d objects (idgraph: 100 identity providers in 10 tenants, one token per tenant; 100 of 1,000 API connectors)\n\n", r.Loader, r.Repeat, r.Duration, hot)
 	fmt.Fprintf(&b, "![Throughput by connections, idgraph and the baseline](%s)\n\n", chart)
 	b.WriteString("## Throughput and latency\n\n")
-	b.WriteString("| scenario | connections | baseline req/s | idgraph req/s | idgraph / baseline | run by run | baseline p50 / p99 ms | idgraph p50 / p99 ms |\n")
-	b.WriteString("|---|---:|---:|---:|---:|---:|---:|---:|\n")
-	for _, s := range r.Scenarios {
-		for _, p := range s.Points {
-			fmt.Fprintf(&b, "| `%s` | %d | %.0f | %.0f | %.0f%% | %s | %.2f / %.2f | %.2f / %.2f |\n", s.Name, p.Conns, p.Baseline.RPS, p.Idgraph.RPS,
-				100*p.ratio(), p.spread(), p.Baseline.P50ms, p.Baseline.P99ms, p.Idgraph.P50ms, p.Idgraph.P99ms)
-		}
+	markdownTable(&b, r.Scenarios)
+	if len(r.Postgres) > 0 {
+		r.markdownPostgres(&b)
 	}
 	b.WriteString("\n## Cold start and memory\n\n")
 	b.WriteString("| measurement | median | max | runs |\n|---|---:|---:|---:|\n")
@@ -200,14 +285,19 @@ func (r *report) markdown(chart string) string {
 }
 
 // svg draws one panel per scenario: throughput by connection count, a bar
-// for the baseline and one for idgraph at each count.
+// for the baseline and one for idgraph at each count, and one more for
+// each PostgreSQL replica count when the run measured them.
 func (r *report) svg() string {
 	const (
 		panelW, panelH = 330, 240
-		top, bottom    = 72, 44
+		bottom         = 44
 		left, right    = 56, 12
 		cols           = 2
 	)
+	top := 72
+	if len(r.Postgres) > 0 {
+		top += 16 // a second row of keys
+	}
 	rows := (len(r.Scenarios) + cols - 1) / cols
 	w, h := cols*panelW+20, rows*panelH+top+20
 	var b strings.Builder
@@ -215,20 +305,32 @@ func (r *report) svg() string {
 	fmt.Fprintf(&b, `<rect width="%d" height="%d" fill="white"/>`+"\n", w, h)
 	fmt.Fprintf(&b, `<text x="10" y="20" font-size="14" font-weight="bold">Throughput (requests/s) by connections: idgraph vs the baseline</text>`+"\n")
 	fmt.Fprintf(&b, `<text x="10" y="38">%s · %s · %s</text>`+"\n", html.EscapeString(r.Started.Format("2006-01-02")), html.EscapeString(r.Machine), html.EscapeString(r.Loader))
-	legend := func(x int, color, label string) {
-		fmt.Fprintf(&b, `<rect x="%d" y="48" width="10" height="10" fill="%s"/><text x="%d" y="57">%s</text>`+"\n", x, color, x+14, label)
+	legend := func(x, y int, color, label string) {
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n", x, y, color, x+14, y+9, label)
 	}
 	const baseColor, idgColor = "#9aa5b1", "#1f6feb"
-	legend(10, baseColor, "baseline (in memory, no auth, not durable)")
-	legend(290, idgColor, "idgraph (token verified, fsynced writes); % = share of baseline")
+	pgColors := []string{"#2da44e", "#bf8700", "#8250df", "#cf222e"}
+	legend(10, 48, baseColor, "baseline (in memory, no auth, not durable)")
+	legend(290, 48, idgColor, "idgraph (token verified, fsynced writes); % = share of baseline")
+	for i, pg := range r.Postgres {
+		legend(10+i*220, 64, pgColors[i%len(pgColors)], "idgraph on PostgreSQL, "+replicaCount(pg.Replicas))
+	}
 	for i, s := range r.Scenarios {
 		ox := 10 + (i%cols)*panelW
 		oy := top + (i/cols)*panelH
 		plotW := panelW - left - right
 		plotH := panelH - bottom - 24
+		// The bars of each point: the baseline, idgraph, then idgraph on
+		// PostgreSQL by replica count (0 where not measured).
+		bars := make([][]float64, len(s.Points))
 		maxY := 0.0
-		for _, p := range s.Points {
-			maxY = math.Max(maxY, math.Max(p.Baseline.RPS, p.Idgraph.RPS))
+		for j, p := range s.Points {
+			bars[j] = []float64{p.Baseline.RPS, p.Idgraph.RPS}
+			for _, pg := range r.Postgres {
+				q, _ := findPoint(pg.Scenarios, s.Name, p.Conns)
+				bars[j] = append(bars[j], q.Idgraph.RPS)
+			}
+			maxY = math.Max(maxY, slices.Max(bars[j]))
 		}
 		maxY = niceCeil(maxY)
 		fmt.Fprintf(&b, `<text x="%d" y="%d" font-weight="bold">%s</text>`+"\n", ox, oy+14, html.EscapeString(s.Name))
@@ -241,22 +343,32 @@ func (r *report) svg() string {
 		}
 		n := max(1, len(s.Points))
 		group := plotW / n
-		barW := group / 3
+		barW := group / (2 + len(r.Postgres) + 1)
 		for j, p := range s.Points {
 			gx := px + j*group + group/6
-			for k, v := range []float64{p.Baseline.RPS, p.Idgraph.RPS} {
+			if len(r.Postgres) > 0 {
+				gx = px + j*group + barW/2
+			}
+			for k, v := range bars[j] {
 				bh := 0
 				if maxY > 0 {
 					bh = int(float64(plotH) * v / maxY)
 				}
 				color := baseColor
-				if k == 1 {
+				switch {
+				case k == 1:
 					color = idgColor
+				case k > 1:
+					color = pgColors[(k-2)%len(pgColors)]
 				}
 				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"/>`, gx+k*barW, py+plotH-bh, barW-2, bh, color)
 			}
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%.0f%%</text>`, gx+barW*2, py+plotH-int(float64(plotH)*p.Idgraph.RPS/math.Max(maxY, 1))-4, 100*p.ratio())
-			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%d conn</text>`+"\n", gx+barW, py+plotH+14, p.Conns)
+			labelX := gx + barW*2 // the embedded store's share, by its bar
+			if len(r.Postgres) > 0 {
+				labelX = gx + barW + barW/2
+			}
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%.0f%%</text>`, labelX, py+plotH-int(float64(plotH)*p.Idgraph.RPS/math.Max(maxY, 1))-4, 100*p.ratio())
+			fmt.Fprintf(&b, `<text x="%d" y="%d" text-anchor="middle">%d conn</text>`+"\n", gx+barW*len(bars[j])/2, py+plotH+14, p.Conns)
 		}
 		fmt.Fprintf(&b, `<line x1="%d" y1="%d" x2="%d" y2="%d" stroke="#111"/>`+"\n", px, py+plotH, px+plotW, py+plotH)
 	}

@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -91,10 +92,36 @@ func startBaseline(ctx context.Context, bin, tmp string) (*server, error) {
 	return start(exec.CommandContext(ctx, bin, "-addr", "127.0.0.1:0", "-n", "1000"), filepath.Join(tmp, "baseline.log"))
 }
 
+// cli runs idgraph's commands on one store: the embedded one in dataDir,
+// or the PostgreSQL database env names (with the secret key every replica
+// shares).
+type cli struct {
+	bin     string
+	dataDir string
+	env     []string // IDGRAPH_* settings, replacing the caller's
+}
+
+// command is idgraph with args and --data-dir. The caller's IDGRAPH_STORE
+// and IDGRAPH_SECRET_KEY are not passed on, so that the embedded store is
+// measured as configured here whatever the environment holds.
+func (c cli) command(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, c.bin, append(args, "--data-dir", c.dataDir)...)
+	cmd.Env = append(scrubEnv(os.Environ()), c.env...)
+	return cmd
+}
+
+// scrubEnv drops the settings that would choose another store or key.
+func scrubEnv(env []string) []string {
+	return slices.DeleteFunc(slices.Clone(env), func(kv string) bool {
+		k, _, _ := strings.Cut(kv, "=")
+		return k == "IDGRAPH_STORE" || k == "IDGRAPH_SECRET_KEY"
+	})
+}
+
 // startIdgraph serves plain HTTP on loopback, as the baseline does, so the
 // comparison is of the servers' work, not of TLS.
-func startIdgraph(ctx context.Context, bin, dataDir, logFile string) (*server, error) {
-	return start(exec.CommandContext(ctx, bin, "serve", "--data-dir", dataDir, "--plain-http", "--addr", "127.0.0.1:0"), logFile)
+func startIdgraph(ctx context.Context, c cli, logFile string) (*server, error) {
+	return start(c.command(ctx, "serve", "--plain-http", "--addr", "127.0.0.1:0"), logFile)
 }
 
 // fixture is what the load needs from a seeded idgraph.
@@ -115,25 +142,24 @@ const (
 
 // seed creates tenants (through the command line, as an operator would),
 // mints one token per tenant with the server's own signing key, and creates
-// the providers and connectors through the API.
-func seed(ctx context.Context, bin string, s *server) (*fixture, error) {
-	dataDir := s.cmd.Args[3]
-	tenants, err := tenantIDs(ctx, bin, dataDir)
+// the providers and connectors through the API of the server at base.
+func seed(ctx context.Context, c cli, base string) (*fixture, error) {
+	tenants, err := tenantIDs(ctx, c)
 	if err != nil {
 		return nil, err
 	}
 	for len(tenants) < benchTenants {
-		if out, err := exec.CommandContext(ctx, bin, "tenant", "create", "--data-dir", dataDir, "--kind", "b2c",
+		if out, err := c.command(ctx, "tenant", "create", "--kind", "b2c",
 			"--name", fmt.Sprintf("bench %d", len(tenants))).CombinedOutput(); err != nil {
 			return nil, fmt.Errorf("tenant create: %v: %s", err, out)
 		}
-		if tenants, err = tenantIDs(ctx, bin, dataDir); err != nil {
+		if tenants, err = tenantIDs(ctx, c); err != nil {
 			return nil, err
 		}
 	}
 	fx := &fixture{}
 	for _, t := range tenants[:benchTenants] {
-		tok, err := mintToken(ctx, bin, dataDir, t, s.url)
+		tok, err := mintToken(ctx, c, t, base)
 		if err != nil {
 			return nil, err
 		}
@@ -150,7 +176,7 @@ func seed(ctx context.Context, bin string, s *server) (*fixture, error) {
 		posts = append(posts, post{fx.tokens[0], "/beta/identity/apiConnectors", fmt.Sprintf(
 			`{"displayName":"Connector %d","targetUrl":"https://api.example.com/signup","authenticationConfiguration":{"@odata.type":"#microsoft.graph.basicAuthentication","username":"user","password":"connector-password"}}`, i)})
 	}
-	ids, err := postAll(ctx, s.url, posts, 16)
+	ids, err := postAll(ctx, base, posts, 16)
 	if err != nil {
 		return nil, err
 	}
@@ -158,8 +184,8 @@ func seed(ctx context.Context, bin string, s *server) (*fixture, error) {
 	return fx, nil
 }
 
-func tenantIDs(ctx context.Context, bin, dataDir string) ([]string, error) {
-	out, err := exec.CommandContext(ctx, bin, "tenant", "list", "--data-dir", dataDir).Output()
+func tenantIDs(ctx context.Context, c cli) ([]string, error) {
+	out, err := c.command(ctx, "tenant", "list").Output()
 	if err != nil {
 		return nil, fmt.Errorf("tenant list: %w", err)
 	}
@@ -172,8 +198,8 @@ func tenantIDs(ctx context.Context, bin, dataDir string) ([]string, error) {
 	return ids, nil
 }
 
-func mintToken(ctx context.Context, bin, dataDir, tenant, issuer string) (string, error) {
-	out, err := exec.CommandContext(ctx, bin, "token", "--data-dir", dataDir, "--tenant", tenant,
+func mintToken(ctx context.Context, c cli, tenant, issuer string) (string, error) {
+	out, err := c.command(ctx, "token", "--tenant", tenant,
 		"--issuer", issuer, "--roles", roles, "--ttl", "2h").Output()
 	if err != nil {
 		return "", fmt.Errorf("token: %w", err)
