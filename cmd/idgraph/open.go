@@ -32,6 +32,11 @@ type data struct {
 // creating and bootstrapping them on first use: secret key, schema,
 // default tenant.
 func openData(ctx context.Context, c config.Config) (*data, error) {
+	if c.Store != "" && !config.IsPostgres(c.Store) {
+		// Never fall back to the embedded store on a mistyped setting: the
+		// command would act on data no replica sees.
+		return nil, fmt.Errorf("store %s: want empty (the embedded store) or a postgres:// URL", config.RedactStore(c.Store))
+	}
 	if err := os.MkdirAll(c.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data directory: %w", err)
 	}

@@ -98,3 +98,25 @@ func TestPostgresSecretKeyAcrossReplicas(t *testing.T) {
 		t.Errorf("serve printed the store password:\n%s", printed)
 	}
 }
+
+// TestStoreSettingNeverFallsBack checks that a store setting that is not a
+// postgres:// URL is refused by every command, without touching the data
+// directory (no embedded database or key made there) and without showing
+// the setting, which may hold a password.
+func TestStoreSettingNeverFallsBack(t *testing.T) {
+	for _, store := range []string{"host=127.0.0.1 user=postgres password=pw-s3cr3t dbname=test", "postgres:u:pw-s3cr3t@db/x", "mysql://u:pw-s3cr3t@db/x"} {
+		dir := t.TempDir()
+		for _, args := range [][]string{{"tenant", "list"}, {"keys", "rotate"}, {"token", "--roles", "IdentityProvider.Read.All"}} {
+			_, errOut, err := runCmd(t, nil, append(args, "--store", store, "--data-dir", dir)...)
+			if err == nil || !strings.Contains(err.Error(), "postgres:// URL") {
+				t.Errorf("%s with --store %q: err = %v, want a refusal", args[0], store, err)
+			}
+			if err != nil && strings.Contains(err.Error()+errOut, "pw-s3cr3t") {
+				t.Errorf("%s shows the store password: %v %s", args[0], err, errOut)
+			}
+		}
+		if entries, _ := os.ReadDir(dir); len(entries) != 0 {
+			t.Errorf("the data directory holds %d entries after refused commands, want none", len(entries))
+		}
+	}
+}

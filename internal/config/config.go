@@ -137,9 +137,14 @@ func RedactStore(store string) string {
 	if store == "" {
 		return "embedded"
 	}
+	if !IsPostgres(store) {
+		// A keyword/value DSN or a mistyped URL may hold a password
+		// anywhere: none of it is shown.
+		return "(not a postgres:// URL)"
+	}
 	u, err := url.Parse(store)
 	if err != nil {
-		return "(unparsable)"
+		return "(not a postgres:// URL)"
 	}
 	u.User = nil
 	q := u.Query()

@@ -31,6 +31,9 @@ func TestRedactStoreHidesCredentials(t *testing.T) {
 		{"", "embedded"},
 		{"postgres://idgraph:s3cr3t@db:5432/idgraph?sslmode=require", "postgres://db:5432/idgraph?sslmode=require"},
 		{"postgres://db/idgraph?password=s3cr3t&Password=s3cr3t&user=u&sslpassword=s3cr3t&search_path=x", "postgres://db/idgraph?search_path=x"},
+		{"host=db user=idgraph password=s3cr3t", "(not a postgres:// URL)"},
+		{"postgres:u:s3cr3t@db/x", "(not a postgres:// URL)"},
+		{"mysql://u:s3cr3t@db/x", "(not a postgres:// URL)"},
 	} {
 		got := RedactStore(tc.in)
 		if got != tc.want {

@@ -38,7 +38,8 @@ type Directory struct {
 	mu         sync.Mutex                 // guards public, lastReload and reloading
 	public     map[string]*rsa.PublicKey  // kid → key, refreshed from the store
 	private    map[string]auth.SigningKey // kid → opened and parsed signing key
-	lastReload time.Time                  // when the last reload began
+	lastReload time.Time                  // when the last reload began (the rate limit)
+	lastGood   time.Time                  // when the last successful reload began
 	reloading  chan struct{}              // closed when the reload in progress ends
 	reloads    int64                      // reloads begun for unknown kids
 	reloaded   int64                      // the number of the last one that succeeded
@@ -374,7 +375,7 @@ func (d *Directory) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, 
 		// making the first: an unknown kid looks again at once, not waiting
 		// for the interval.
 		keyless := len(d.public) == 0
-		if d.reloaded > before || (!keyless && !d.lastReload.Before(arrived)) {
+		if d.reloaded > before || (!keyless && !d.lastGood.Before(arrived)) {
 			d.mu.Unlock()
 			return nil, fmt.Errorf("unknown kid")
 		}
@@ -389,17 +390,23 @@ func (d *Directory) PublicKey(ctx context.Context, kid string) (*rsa.PublicKey, 
 		n := d.reloads
 		d.mu.Unlock()
 
-		err := d.sleep(ctx, wait)
-		if err == nil {
-			err = d.reloadKeys(ctx)
-		}
-		d.mu.Lock()
-		d.reloading = nil
-		if err == nil {
-			d.reloaded = n
-		}
-		d.mu.Unlock()
-		close(running)
+		err := func() (err error) {
+			// Whatever happens (a failed read, a panic), the waiters are
+			// released and the next request may reload.
+			defer func() {
+				d.mu.Lock()
+				d.reloading = nil
+				if err == nil {
+					d.reloaded = n
+				}
+				d.mu.Unlock()
+				close(running)
+			}()
+			if err = d.sleep(ctx, wait); err == nil {
+				err = d.reloadKeys(ctx)
+			}
+			return err
+		}()
 		if err != nil {
 			return nil, err
 		}
@@ -431,13 +438,15 @@ func (d *Directory) cachedKey(kid string) (*rsa.PublicKey, bool) {
 // reloadKeys re-reads the public keys from the store.
 func (d *Directory) reloadKeys(ctx context.Context) error {
 	d.mu.Lock()
-	d.lastReload = d.now()
+	began := d.now()
+	d.lastReload = began
 	d.mu.Unlock()
 	ks, err := d.SigningKeys(ctx)
 	if err != nil {
 		return err
 	}
 	d.mu.Lock()
+	d.lastGood = began
 	defer d.mu.Unlock()
 	for _, sk := range ks {
 		d.public[sk.ID] = &sk.Key.PublicKey

@@ -700,3 +700,44 @@ func TestFirstKeyMadeElsewhereVerifiesAtOnce(t *testing.T) {
 		t.Fatalf("signing keys: %q, want exactly the one made on first use", keys)
 	}
 }
+
+// failingKeyList fails the next list of signing keys when fail is set.
+type failingKeyList struct {
+	store.Store
+	fail atomic.Bool
+}
+
+func (s *failingKeyList) List(ctx context.Context, tenant string, c store.Collection) ([]store.Record, error) {
+	if c == store.SigningKeys && s.fail.CompareAndSwap(true, false) {
+		return nil, errors.New("the database went away")
+	}
+	return s.Store.List(ctx, tenant, c)
+}
+
+// A reload that fails answers nothing about the kid: the next request for
+// it reloads again (in its turn) and finds the key, instead of being told
+// the kid is unknown because a reload was attempted.
+func TestPublicKeyAfterAFailedReload(t *testing.T) {
+	st := &failingKeyList{Store: openStore(t, t.TempDir())}
+	clk := newClock()
+	d := New(st, keyring(t, 1), clk.now)
+	d.sleep = func(_ context.Context, w time.Duration) error { clk.advance(w); return nil }
+	bootstrap(t, d)
+	if _, err := d.SigningKey(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	clk.advance(reloadInterval)
+	other := New(st.Store, keyring(t, 1), clk.now)
+	k, err := other.RotateKey(t.Context())
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.fail.Store(true)
+	if _, err := d.PublicKey(t.Context(), k.ID); err == nil || !strings.Contains(err.Error(), "went away") {
+		t.Fatalf("lookup during the failing reload: %v, want the store's error", err)
+	}
+	got, err := d.PublicKey(t.Context(), k.ID)
+	if err != nil || !got.Equal(&k.Key.PublicKey) {
+		t.Fatalf("lookup after the failed reload: %v, %v; want the rotated key", got, err)
+	}
+}

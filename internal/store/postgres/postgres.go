@@ -72,6 +72,17 @@ func Open(ctx context.Context, dsn string) (*Store, error) {
 	if _, ok := params["application_name"]; !ok {
 		params["application_name"] = "idgraph"
 	}
+	// Documents, ids and queries are UTF-8 whatever the server's default.
+	params["client_encoding"] = "UTF8"
+	// A replica that stalls inside a transaction (paused, cut off) must not
+	// hold its row locks until TCP notices: the server ends such a session,
+	// and a write waiting on a lock gives up (503, retryable) instead of
+	// holding a pooled connection indefinitely. The URL may set others.
+	for k, v := range map[string]string{"idle_in_transaction_session_timeout": "30s", "lock_timeout": "10s"} {
+		if _, ok := params[k]; !ok {
+			params[k] = v
+		}
+	}
 	// pgxpool's default (the CPU count, at least 4) starves a server whose
 	// every request reads its tenant and object: dozens of requests in
 	// flight would queue for four connections. Unless the URL says
@@ -120,10 +131,16 @@ func endpoint(c *pgx.ConnConfig) string {
 // checkDurability refuses a server that does not make a commit durable
 // before acknowledging it.
 func (s *Store) checkDurability(ctx context.Context) error {
-	var fsync, syncCommit string
-	err := s.pool.QueryRow(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit')`).Scan(&fsync, &syncCommit)
+	var fsync, syncCommit, encoding string
+	err := s.pool.QueryRow(ctx, `SELECT current_setting('fsync'), current_setting('synchronous_commit'), current_setting('server_encoding')`).
+		Scan(&fsync, &syncCommit, &encoding)
 	if err != nil {
 		return fmt.Errorf("read the durability settings: %w", err)
+	}
+	if encoding != "UTF8" {
+		// Other encodings cannot hold every string a document may carry,
+		// and count characters differently in comparisons.
+		return fmt.Errorf("the database's encoding is %s; idgraph needs a UTF8 database (CREATE DATABASE ... ENCODING 'UTF8')", encoding)
 	}
 	return durable(fsync, syncCommit)
 }

@@ -11,6 +11,7 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/store"
@@ -831,5 +832,64 @@ func TestUnreachableServer(t *testing.T) {
 	_, err = Open(t.Context(), "postgres://idgraph:s3cret-pass@127.0.0.1:bad/idgraph")
 	if err == nil || strings.Contains(err.Error(), "s3cret-pass") {
 		t.Errorf("Open of a malformed URL: error %q, want one that does not show the password", err)
+	}
+}
+
+// TestSessionSettings: every session waits at most lock_timeout for a row
+// lock and is ended when idle in a transaction, unless the URL says
+// otherwise, and speaks UTF-8.
+func TestSessionSettings(t *testing.T) {
+	dsn := pgtest.DSN(t)
+	u, err := url.Parse(dsn)
+	if err != nil {
+		t.Fatal(err)
+	}
+	q := u.Query()
+	q.Set("lock_timeout", "3s")
+	u.RawQuery = q.Encode()
+	for _, tc := range []struct {
+		dsn                  string
+		lock, idle, encoding string
+	}{
+		{dsn, "10s", "30s", "UTF8"},
+		{u.String(), "3s", "30s", "UTF8"},
+	} {
+		s := openStore(t, tc.dsn)
+		var lock, idle, encoding string
+		err := s.pool.QueryRow(t.Context(), `SELECT current_setting('lock_timeout'), current_setting('idle_in_transaction_session_timeout'), current_setting('client_encoding')`).
+			Scan(&lock, &idle, &encoding)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if lock != tc.lock || idle != tc.idle || encoding != tc.encoding {
+			t.Errorf("lock_timeout=%s idle_in_transaction_session_timeout=%s client_encoding=%s, want %s %s %s",
+				lock, idle, encoding, tc.lock, tc.idle, tc.encoding)
+		}
+	}
+}
+
+// TestNonUTF8DatabaseRefused: a database in another encoding cannot hold
+// every document and compares characters differently: Open refuses it.
+func TestNonUTF8DatabaseRefused(t *testing.T) {
+	base := pgtest.DSN(t)
+	admin := rawConn(t, base)
+	name := fmt.Sprintf("idgraph_latin1_%d", time.Now().UnixNano())
+	exec(t, admin, `CREATE DATABASE `+name+` ENCODING 'LATIN1' LC_COLLATE 'C' LC_CTYPE 'C' TEMPLATE template0`)
+	t.Cleanup(func() { admin.Exec(context.Background(), `DROP DATABASE IF EXISTS `+name) })
+	u, err := url.Parse(base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	u.Path = "/" + name
+	q := u.Query()
+	q.Del("search_path")
+	u.RawQuery = q.Encode()
+	s, err := Open(t.Context(), u.String())
+	if err == nil {
+		s.Close()
+		t.Fatal("Open accepted a LATIN1 database")
+	}
+	if !strings.Contains(err.Error(), "UTF8") {
+		t.Errorf("Open: %v, want a refusal naming the encoding", err)
 	}
 }
