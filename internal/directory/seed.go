@@ -159,6 +159,10 @@ func (d *Directory) applySeedTenant(ctx context.Context, st SeedTenant) (string,
 		t := graph.Tenant{ID: id, DisplayName: "Seeded tenant", Kind: graph.TenantB2C}
 		apply(&t)
 		_, err = d.CreateTenant(ctx, t)
+		if graph.KindOf(err) == graph.KindConflict {
+			// Another replica applying the same seed created it first.
+			return d.applySeedTenant(ctx, st)
+		}
 		return id, err
 	}
 	if err != nil {
@@ -176,6 +180,9 @@ func (d *Directory) applySeedApp(ctx context.Context, tenant string, sa SeedApp)
 	if graph.KindOf(err) == graph.KindNotFound {
 		_, _, err = d.CreateApp(ctx, tenant, AppSpec{ClientID: sa.ClientID, DisplayName: sa.DisplayName,
 			Roles: sa.Roles, Scopes: sa.Scopes, Secret: sa.ClientSecret, PublicClient: sa.PublicClient})
+		if graph.KindOf(err) == graph.KindConflict {
+			return d.applySeedApp(ctx, tenant, sa) // created meanwhile by another replica
+		}
 		return err
 	}
 	if err != nil {
@@ -203,6 +210,9 @@ func (d *Directory) applySeedUser(ctx context.Context, tenant string, su SeedUse
 	u, err := d.User(ctx, tenant, su.UserPrincipalName)
 	if graph.KindOf(err) == graph.KindNotFound {
 		_, err = d.CreateUser(ctx, tenant, UserSpec{UserPrincipalName: su.UserPrincipalName, Password: su.Password, DirectoryRoles: su.Roles})
+		if graph.KindOf(err) == graph.KindConflict {
+			return d.applySeedUser(ctx, tenant, su) // created meanwhile by another replica
+		}
 		return err
 	}
 	if err != nil {

@@ -1,12 +1,15 @@
 package directory
 
 import (
+	"context"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"github.com/idgraph/idgraph/internal/graph"
+	"github.com/idgraph/idgraph/internal/store"
 )
 
 const seedJSON = `{
@@ -130,5 +133,74 @@ func TestRemoveAppSecret(t *testing.T) {
 	}
 	if err := d.RemoveAppSecret(t.Context(), def.ID, a.ClientID, "no-such-key"); graph.KindOf(err) != graph.KindNotFound {
 		t.Errorf("removing an unknown secret: err = %v, want KindNotFound", err)
+	}
+}
+
+// racingStore plays another replica applying the same seed: each first
+// create of a key is made by "the other replica" just before this one's,
+// which then meets a conflict.
+type racingStore struct {
+	store.Store
+	mu   sync.Mutex
+	seen map[string]bool
+	won  int
+}
+
+func (s *racingStore) first(tenant string, c store.Collection, id string) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	k := tenant + "/" + string(c) + "/" + store.Key(id)
+	if s.seen[k] {
+		return false
+	}
+	s.seen[k] = true
+	s.won++
+	return true
+}
+
+func (s *racingStore) Create(ctx context.Context, r store.Record) (store.Record, error) {
+	if s.first(r.Tenant, r.Collection, r.ID) {
+		if _, err := s.Store.Create(ctx, r); err != nil {
+			return store.Record{}, err
+		}
+	}
+	return s.Store.Create(ctx, r)
+}
+
+func (s *racingStore) CreateFunc(ctx context.Context, tenant string, c store.Collection, id string, fn func(store.Tx) ([]byte, error)) (store.Record, error) {
+	if s.first(tenant, c, id) {
+		if _, err := s.Store.CreateFunc(ctx, tenant, c, id, fn); err != nil {
+			return store.Record{}, err
+		}
+	}
+	return s.Store.CreateFunc(ctx, tenant, c, id, fn)
+}
+
+// Replicas starting together apply the same seed: one whose create meets
+// the other's object goes on to update it, and both start.
+func TestApplySeedRacingAnotherReplica(t *testing.T) {
+	d, _, st := newDir(t)
+	bootstrap(t, d)
+	s, err := LoadSeed(writeSeed(t, seedJSON))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rs := &racingStore{Store: st, seen: map[string]bool{}}
+	racer := New(rs, d.keys, nil)
+	if err := racer.ApplySeed(t.Context(), s); err != nil {
+		t.Fatalf("applying a seed while another replica creates the same objects: %v", err)
+	}
+	if rs.won < 3 {
+		t.Fatalf("the other replica won %d creates, want at least the tenant, an app and the user", rs.won)
+	}
+	ext, err := d.Tenant(t.Context(), "2f3c9e2a-7d1b-4c55-9b1e-0a1b2c3d4e5f")
+	if err != nil || ext.Kind != graph.TenantExternal || ext.DisplayName != "Contoso External" {
+		t.Fatalf("seeded tenant = %+v, %v", ext, err)
+	}
+	if u, err := d.User(t.Context(), ext.ID, "admin@contoso.test"); err != nil || !CheckPassword(u, "correct horse") {
+		t.Fatalf("seeded user = %+v, %v", u, err)
+	}
+	if a, err := d.App(t.Context(), ext.ID, "44444444-4444-4444-4444-444444444444"); err != nil || !CheckAppSecret(a, "external-tenant-secret-456") {
+		t.Fatalf("seeded app = %+v, %v", a, err)
 	}
 }
