@@ -100,3 +100,20 @@ type Order struct {
 	Field Field
 	Desc  bool
 }
+
+// FoldASCII lower-cases the ASCII letters of s and nothing else: strings
+// compare and order as FoldASCII of each, byte by byte.
+func FoldASCII(s string) string {
+	for i := 0; i < len(s); i++ {
+		if 'A' <= s[i] && s[i] <= 'Z' {
+			b := []byte(s)
+			for j := i; j < len(b); j++ {
+				if 'A' <= b[j] && b[j] <= 'Z' {
+					b[j] += 'a' - 'A'
+				}
+			}
+			return string(b)
+		}
+	}
+	return s
+}

@@ -13,8 +13,22 @@ import (
 
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/store"
+	"github.com/idgraph/idgraph/internal/store/sqlq"
 	"github.com/jackc/pgx/v5"
 )
+
+// The translation's pieces come from sqlq, shared with the other SQL
+// backend; the names here are short for them.
+type (
+	builder  = sqlq.Builder
+	field    = sqlq.Field
+	pred     = sqlq.Pred
+	orderKey = sqlq.OrderKey
+	cursor   = sqlq.Cursor
+)
+
+// dialect is how PostgreSQL writes a cursor's condition.
+var dialect = sqlq.Dialect{Seq: "o.seq", Text: "?::text", Int: "?::bigint"}
 
 // Query implements store.Store. The condition and the order become one
 // SELECT whose values are all parameters; the order is a keyset, so the page
@@ -113,10 +127,10 @@ func translateQuery(tenant string, c store.Collection, q store.Query) (statement
 		return statements{}, err
 	}
 	var where builder
-	where.add("o.tenant_id = ?::text AND o.collection = ?::text", tenant, string(c))
+	where.Add("o.tenant_id = ?::text AND o.collection = ?::text", tenant, string(c))
 	if q.Where != nil {
-		where.sql.WriteString(" AND ")
-		if err := where.cond(q.Where); err != nil {
+		where.SQL.WriteString(" AND ")
+		if err := where.Cond(q.Where, match); err != nil {
 			return statements{}, err
 		}
 	}
@@ -131,44 +145,37 @@ func translateQuery(tenant string, c store.Collection, q store.Query) (statement
 	// The page in parameter order: keys selected, condition, cursor,
 	// limit. The order refers to the keys selected by position.
 	var page builder
-	page.sql.WriteString("SELECT o.seq, o.id, o.version, o.data")
+	page.SQL.WriteString("SELECT o.seq, o.id, o.version, o.data")
 	for _, k := range keys {
-		page.sql.WriteString(", ")
-		page.use(k.field)
+		page.SQL.WriteString(", ")
+		page.Use(k.Field)
 	}
-	whereDoc := strings.Contains(where.sql.String(), doc)
-	page.add(from(whereDoc || strings.Contains(page.sql.String(), doc))+" WHERE "+where.sql.String(), where.args...)
+	whereDoc := strings.Contains(where.SQL.String(), doc)
+	page.Add(from(whereDoc || strings.Contains(page.SQL.String(), doc))+" WHERE "+where.SQL.String(), where.Args...)
 	if after != nil {
-		page.sql.WriteString(" AND ")
-		page.after(keys, *after)
+		page.SQL.WriteString(" AND ")
+		page.After(keys, *after, dialect)
 	}
-	page.sql.WriteString(" ORDER BY ")
+	page.SQL.WriteString(" ORDER BY ")
 	for i, k := range keys {
-		page.sql.WriteString(strconv.Itoa(5+i) + k.dir() + ", ")
+		page.SQL.WriteString(strconv.Itoa(5+i) + k.Dir() + ", ")
 	}
 	last := " ASC"
-	if len(keys) > 0 && keys[len(keys)-1].desc {
+	if len(keys) > 0 && keys[len(keys)-1].Desc {
 		last = " DESC"
 	}
 	limit := int64(q.Limit)
 	if limit < math.MaxInt64 {
 		limit++ // one more row tells whether a next page exists
 	}
-	page.add("1"+last+" LIMIT ?::bigint", limit)
+	page.Add("1"+last+" LIMIT ?::bigint", limit)
 	return statements{
-		page:      numbered(page.sql.String()),
-		pageArgs:  page.args,
-		count:     numbered("SELECT count(*)" + from(whereDoc) + " WHERE " + where.sql.String()),
-		countArgs: where.args,
+		page:      numbered(page.SQL.String()),
+		pageArgs:  page.Args,
+		count:     numbered("SELECT count(*)" + from(whereDoc) + " WHERE " + where.SQL.String()),
+		countArgs: where.Args,
 		keys:      len(keys),
 	}, nil
-}
-
-// cursor is the position after the last record of a page: its order keys
-// and its creation sequence.
-type cursor struct {
-	Keys []string `json:"k"`
-	Seq  int64    `json:"s"`
 }
 
 func allStorable(ss []string) bool {
@@ -213,41 +220,22 @@ func numbered(sql string) string {
 	}
 }
 
-// builder accumulates SQL with ? placeholders and their arguments, in order.
-type builder struct {
-	sql  strings.Builder
-	args []any
-}
-
-func (b *builder) add(sql string, args ...any) {
-	b.sql.WriteString(sql)
-	b.args = append(b.args, args...)
-}
-
 // member is a name the document paths may use: only this shape reaches
 // the member parameter.
 var member = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// field is the SQL expression of a stored field, with the parameters the
-// expression itself holds (the member name), repeated at every use.
-type field struct {
-	expr  string
-	args  []any
-	byKey bool // the id: values are compared in their Key form
-}
 
 // fieldOf returns the expression of a field's value: NULL when the member
 // is missing or null (booleans: false).
 func fieldOf(f store.Field) (field, error) {
 	switch {
 	case f.Name == "":
-		return field{expr: "o.id_key", byKey: true}, nil
+		return field{Expr: "o.id_key", ByKey: true}, nil
 	case !member.MatchString(f.Name):
 		return field{}, graph.Errorf(graph.KindInvalid, "'%s' is not a property that can be queried.", f.Name)
 	case f.Bool:
-		return field{expr: "coalesce((" + doc + " -> ?::text) = 'true'::jsonb, false)", args: []any{f.Name}}, nil
+		return field{Expr: "coalesce((" + doc + " -> ?::text) = 'true'::jsonb, false)", Args: []any{f.Name}}, nil
 	}
-	return field{expr: `lower((` + doc + ` ->> ?::text) COLLATE "C")`, args: []any{f.Name}}, nil
+	return field{Expr: `lower((` + doc + ` ->> ?::text) COLLATE "C")`, Args: []any{f.Name}}, nil
 }
 
 // indexed returns the indexed column for a field, if it has one. The
@@ -255,95 +243,15 @@ func fieldOf(f store.Field) (field, error) {
 // field only where "" cannot match.
 func indexed(f store.Field) (field, bool) {
 	if f.Name == "displayName" && !f.Bool {
-		return field{expr: "o.display_name"}, true
+		return field{Expr: "o.display_name"}, true
 	}
 	return field{}, false
 }
 
-// use writes the field's expression.
-func (b *builder) use(f field) {
-	b.add(f.expr, f.args...)
-}
-
-// pred is a predicate under construction: SQL text and its parameters.
-type pred struct {
-	sql  string
-	args []any
-}
-
-func (p pred) and(q pred) pred { return pred{"(" + p.sql + " AND " + q.sql + ")", cat(p.args, q.args)} }
-func (p pred) or(q pred) pred  { return pred{"(" + p.sql + " OR " + q.sql + ")", cat(p.args, q.args)} }
-func (p pred) not() pred       { return pred{"(NOT " + p.sql + ")", p.args} }
-
-func cat(a, b []any) []any { return append(append([]any(nil), a...), b...) }
-
-// on builds "expr <rest>" with the expression's parameters first.
-func on(f field, rest string, args ...any) pred {
-	return pred{"(" + f.expr + rest + ")", cat(f.args, args)}
-}
-
 var (
-	always = pred{sql: "TRUE"}
-	never  = pred{sql: "FALSE"}
+	always = pred{SQL: "TRUE"}
+	never  = pred{SQL: "FALSE"}
 )
-
-// cond writes the condition. Missing members make comparisons unknown, as
-// in OData: a record matches where the condition is true, and the negation
-// of an unknown comparison is unknown too. So every condition is built as
-// two predicates, when it is true and when it is false; Not swaps them. No
-// SQL NOT is applied to a comparison that may be unknown, unless unknown
-// stays unknown under it.
-func (b *builder) cond(c store.Cond) error {
-	t, _, err := truth(c)
-	if err != nil {
-		return err
-	}
-	b.add(t.sql, t.args...)
-	return nil
-}
-
-// truth returns when c is true and when it is false.
-func truth(c store.Cond) (t, f pred, err error) {
-	switch c := c.(type) {
-	case *store.And:
-		if c == nil {
-			break
-		}
-		lt, lf, err := truth(c.L)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		rt, rf, err := truth(c.R)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		return lt.and(rt), lf.or(rf), nil
-	case *store.Or:
-		if c == nil {
-			break
-		}
-		lt, lf, err := truth(c.L)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		rt, rf, err := truth(c.R)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		return lt.or(rt), lf.and(rf), nil
-	case *store.Not:
-		if c == nil {
-			break
-		}
-		xt, xf, err := truth(c.X)
-		return xf, xt, err
-	case *store.Match:
-		if c != nil {
-			return match(c)
-		}
-	}
-	return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "The filter holds an unknown condition.")
-}
 
 // literal makes a string literal comparable with the stored text: folded
 // as the field is (store.Key for the id, ASCII letters otherwise), with the
@@ -353,28 +261,14 @@ func literal(s string, byKey bool) string {
 	if byKey {
 		s = store.Key(s)
 	} else {
-		s = asciiLower(s)
+		s = store.FoldASCII(s)
 	}
 	s = strings.ToValidUTF8(s, "\uFFFD")
 	return strings.ReplaceAll(s, "\x00", "\uFFFD")
 }
 
-// asciiLower folds ASCII letters only, as lower() does under COLLATE "C".
-func asciiLower(s string) string {
-	for i := 0; i < len(s); i++ {
-		if 'A' <= s[i] && s[i] <= 'Z' {
-			b := []byte(s)
-			for j := i; j < len(b); j++ {
-				if 'A' <= b[j] && b[j] <= 'Z' {
-					b[j] += 'a' - 'A'
-				}
-			}
-			return string(b)
-		}
-	}
-	return s
-}
-
+// match writes one comparison as the pair of predicates sqlq.Truth
+// combines: when it is true and when it is false.
 func match(m *store.Match) (t, f pred, err error) {
 	if len(m.Values) == 0 || (m.Op != store.In && len(m.Values) != 1) {
 		return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "A comparison needs one value (in: at least one).")
@@ -398,7 +292,7 @@ func match(m *store.Match) (t, f pred, err error) {
 		case v.IsBool:
 			bools = append(bools, v.Bool)
 		default:
-			strs = append(strs, literal(v.Str, x.byKey))
+			strs = append(strs, literal(v.Str, x.ByKey))
 		}
 	}
 	if m.Field.Bool {
@@ -416,11 +310,11 @@ func match(m *store.Match) (t, f pred, err error) {
 		var eq, ne pred
 		switch {
 		case v.Null:
-			eq, ne = on(x, " IS NULL"), on(x, " IS NOT NULL")
+			eq, ne = sqlq.On(x, " IS NULL"), sqlq.On(x, " IS NOT NULL")
 		case nonEmpty:
-			eq, ne = on(col, " = ?::text", strs[0]), on(x, " IS NULL").or(on(x, " <> ?::text", strs[0]))
+			eq, ne = sqlq.On(col, " = ?::text", strs[0]), sqlq.On(x, " IS NULL").Or(sqlq.On(x, " <> ?::text", strs[0]))
 		default:
-			eq, ne = on(x, " = ?::text", strs[0]), on(x, " IS NULL").or(on(x, " <> ?::text", strs[0]))
+			eq, ne = sqlq.On(x, " = ?::text", strs[0]), sqlq.On(x, " IS NULL").Or(sqlq.On(x, " <> ?::text", strs[0]))
 		}
 		if m.Op == store.Eq {
 			return eq, ne, nil
@@ -431,16 +325,16 @@ func match(m *store.Match) (t, f pred, err error) {
 		case v.Null:
 			return never, never, nil
 		case !nonEmpty: // every present string starts and ends with ""
-			return on(x, " IS NOT NULL"), never, nil
+			return sqlq.On(x, " IS NOT NULL"), never, nil
 		case m.Op == store.Prefix:
 			p := strs[0]
 			// NOT of starts_with is unknown where the member is missing.
-			return prefix(col, ok || x.byKey, p), pred{"(NOT starts_with(" + x.expr + ", ?::text))", cat(x.args, []any{p})}, nil
+			return prefix(col, ok || x.ByKey, p), pred{SQL: "(NOT starts_with(" + x.Expr + ", ?::text))", Args: sqlq.Cat(x.Args, []any{p})}, nil
 		default:
 			// right() counts characters, as the literal's runes.
 			n := utf8.RuneCountInString(strs[0])
-			tail := pred{"(right(" + x.expr + ", ?::integer) = ?::text)", cat(x.args, []any{n, strs[0]})}
-			other := pred{"(right(" + x.expr + ", ?::integer) <> ?::text)", cat(x.args, []any{n, strs[0]})}
+			tail := pred{SQL: "(right(" + x.Expr + ", ?::integer) = ?::text)", Args: sqlq.Cat(x.Args, []any{n, strs[0]})}
+			other := pred{SQL: "(right(" + x.Expr + ", ?::integer) <> ?::text)", Args: sqlq.Cat(x.Args, []any{n, strs[0]})}
 			return tail, other, nil
 		}
 	case store.In:
@@ -449,13 +343,13 @@ func match(m *store.Match) (t, f pred, err error) {
 		case len(strs) == 0:
 			in, notIn = never, always
 		default:
-			in, notIn = on(x, " = ANY (?::text[])", strs), on(x, " <> ALL (?::text[])", strs)
+			in, notIn = sqlq.On(x, " = ANY (?::text[])", strs), sqlq.On(x, " <> ALL (?::text[])", strs)
 		}
 		// A missing member is null: in the list only when null is.
 		if hasNull {
-			return in.or(on(x, " IS NULL")), notIn.and(on(x, " IS NOT NULL")), nil
+			return in.Or(sqlq.On(x, " IS NULL")), notIn.And(sqlq.On(x, " IS NOT NULL")), nil
 		}
-		return in, notIn.or(on(x, " IS NULL")), nil
+		return in, notIn.Or(sqlq.On(x, " IS NULL")), nil
 	}
 	return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "The filter holds an unknown comparison.")
 }
@@ -467,11 +361,11 @@ func match(m *store.Match) (t, f pred, err error) {
 func prefix(col field, isIndexed bool, p string) pred {
 	if isIndexed {
 		if next, ok := successor(p); ok {
-			return on(col, " >= ?::text", p).and(on(col, " < ?::text", next))
+			return sqlq.On(col, " >= ?::text", p).And(sqlq.On(col, " < ?::text", next))
 		}
-		return on(col, " >= ?::text", p) // nothing sorts after p but its extensions
+		return sqlq.On(col, " >= ?::text", p) // nothing sorts after p but its extensions
 	}
-	return pred{"starts_with(" + col.expr + ", ?::text)", cat(col.args, []any{p})}
+	return pred{SQL: "starts_with(" + col.Expr + ", ?::text)", Args: sqlq.Cat(col.Args, []any{p})}
 }
 
 // successor returns the least string greater than every string that starts
@@ -503,30 +397,17 @@ func matchBool(m *store.Match, x field, vals []bool) (t, f pred, err error) {
 	case m.Op == store.Ne && len(vals) == 0:
 		p = always
 	case m.Op == store.Eq:
-		p = on(x, " = ?::boolean", vals[0])
+		p = sqlq.On(x, " = ?::boolean", vals[0])
 	case m.Op == store.Ne:
-		p = on(x, " <> ?::boolean", vals[0])
+		p = sqlq.On(x, " <> ?::boolean", vals[0])
 	case m.Op == store.In && len(vals) == 0:
 		p = never
 	case m.Op == store.In:
-		p = on(x, " = ANY (?::boolean[])", vals)
+		p = sqlq.On(x, " = ANY (?::boolean[])", vals)
 	default:
 		return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "Property '%s' is a boolean: only eq, ne and in apply.", m.Field.Name)
 	}
-	return p, p.not(), nil
-}
-
-// orderKey is one key of a page's order.
-type orderKey struct {
-	field
-	desc bool
-}
-
-func (k orderKey) dir() string {
-	if k.desc {
-		return " DESC"
-	}
-	return " ASC"
+	return p, p.Not(), nil
 }
 
 func orderKeys(os []store.Order) ([]orderKey, error) {
@@ -541,63 +422,11 @@ func orderKeys(os []store.Order) ([]orderKey, error) {
 		}
 		if c, ok := indexed(o.Field); ok {
 			f = c
-		} else if !f.byKey {
+		} else if !f.ByKey {
 			// A missing member orders as "", so every row has a key.
-			f.expr = `coalesce(` + f.expr + `, '')`
+			f.Expr = `coalesce(` + f.Expr + `, '')`
 		}
-		out = append(out, orderKey{f, o.Desc})
+		out = append(out, orderKey{Field: f, Desc: o.Desc})
 	}
 	return out, nil
-}
-
-// after writes the condition "comes after cur in this order". With one
-// direction throughout it is a row-value comparison, which the index of
-// the order serves directly.
-func (b *builder) after(keys []orderKey, cur cursor) {
-	desc := len(keys) > 0 && keys[len(keys)-1].desc
-	uniform := true
-	for _, k := range keys {
-		uniform = uniform && k.desc == desc
-	}
-	op := " > "
-	if desc {
-		op = " < "
-	}
-	if uniform {
-		b.sql.WriteString("(")
-		for _, k := range keys {
-			b.use(k.field)
-			b.sql.WriteString(", ")
-		}
-		b.sql.WriteString("o.seq)" + op + "(")
-		for _, v := range cur.Keys {
-			b.add("?::text, ", v)
-		}
-		b.add("?::bigint)", cur.Seq)
-		return
-	}
-	// Mixed directions: (k1 beyond v1) OR (k1 = v1 AND k2 beyond v2) OR ...
-	b.sql.WriteString("(")
-	for i := 0; i <= len(keys); i++ {
-		if i > 0 {
-			b.sql.WriteString(" OR ")
-		}
-		b.sql.WriteString("(")
-		for j := 0; j < i; j++ {
-			b.use(keys[j].field)
-			b.add(" = ?::text AND ", cur.Keys[j])
-		}
-		if i < len(keys) {
-			kop := " > ?::text"
-			if keys[i].desc {
-				kop = " < ?::text"
-			}
-			b.use(keys[i].field)
-			b.add(kop, cur.Keys[i])
-		} else {
-			b.add("o.seq"+op+"?::bigint", cur.Seq)
-		}
-		b.sql.WriteString(")")
-	}
-	b.sql.WriteString(")")
 }

@@ -11,7 +11,21 @@ import (
 
 	"github.com/idgraph/idgraph/internal/graph"
 	"github.com/idgraph/idgraph/internal/store"
+	"github.com/idgraph/idgraph/internal/store/sqlq"
 )
+
+// The translation's pieces come from sqlq, shared with the other SQL
+// backend; the names here are short for them.
+type (
+	builder  = sqlq.Builder
+	field    = sqlq.Field
+	pred     = sqlq.Pred
+	orderKey = sqlq.OrderKey
+	cursor   = sqlq.Cursor
+)
+
+// dialect is how SQLite writes a cursor's condition.
+var dialect = sqlq.Dialect{Seq: "seq", Text: "?", Int: "?"}
 
 // Query implements store.Store. The condition and the order become one
 // SELECT whose values are all parameters; the order is a keyset, so the page
@@ -25,10 +39,10 @@ func (s *Store) Query(ctx context.Context, tenant string, c store.Collection, q 
 		return store.Page{}, err
 	}
 	var where builder
-	where.add("tenant_id = ? AND collection = ?", tenant, string(c))
+	where.Add("tenant_id = ? AND collection = ?", tenant, string(c))
 	if q.Where != nil {
-		where.sql.WriteString(" AND ")
-		if err := where.cond(q.Where); err != nil {
+		where.SQL.WriteString(" AND ")
+		if err := where.Cond(q.Where, match); err != nil {
 			return store.Page{}, err
 		}
 	}
@@ -40,38 +54,38 @@ func (s *Store) Query(ctx context.Context, tenant string, c store.Collection, q 
 	defer tx.Rollback()
 	var out store.Page
 	if q.Count {
-		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM objects WHERE "+where.sql.String(), where.args...).Scan(&out.Count); err != nil {
+		if err := tx.QueryRowContext(ctx, "SELECT count(*) FROM objects WHERE "+where.SQL.String(), where.Args...).Scan(&out.Count); err != nil {
 			return store.Page{}, translate(fmt.Errorf("count %s: %w", c, err))
 		}
 	}
 	// The statement in parameter order: keys selected, condition, cursor,
 	// order, limit.
 	var page builder
-	page.sql.WriteString("SELECT seq, id, version, data")
+	page.SQL.WriteString("SELECT seq, id, version, data")
 	for _, k := range keys {
-		page.sql.WriteString(", ")
-		page.use(k.field)
+		page.SQL.WriteString(", ")
+		page.Use(k.Field)
 	}
-	page.add(" FROM objects WHERE "+where.sql.String(), where.args...)
+	page.Add(" FROM objects WHERE "+where.SQL.String(), where.Args...)
 	if q.After != "" {
 		var cur cursor
 		if err := json.Unmarshal([]byte(q.After), &cur); err != nil || len(cur.Keys) != len(keys) || cur.Seq < 1 {
 			return store.Page{}, graph.Errorf(graph.KindInvalid, "The page cursor does not belong to this query.")
 		}
-		page.sql.WriteString(" AND ")
-		page.after(keys, cur)
+		page.SQL.WriteString(" AND ")
+		page.After(keys, cur, dialect)
 	}
-	page.sql.WriteString(" ORDER BY ")
+	page.SQL.WriteString(" ORDER BY ")
 	for _, k := range keys {
-		page.use(k.field)
-		page.sql.WriteString(k.dir() + ", ")
+		page.Use(k.Field)
+		page.SQL.WriteString(k.Dir() + ", ")
 	}
 	last := " ASC"
-	if len(keys) > 0 && keys[len(keys)-1].desc {
+	if len(keys) > 0 && keys[len(keys)-1].Desc {
 		last = " DESC"
 	}
-	page.add("seq"+last+" LIMIT ?", q.Limit+1)
-	query, args := page.sql.String(), page.args
+	page.Add("seq"+last+" LIMIT ?", q.Limit+1)
+	query, args := page.SQL.String(), page.Args
 	rows, err := tx.QueryContext(ctx, query, args...)
 	if err != nil {
 		return store.Page{}, translate(fmt.Errorf("query %s: %w", c, err))
@@ -105,48 +119,22 @@ func (s *Store) Query(ctx context.Context, tenant string, c store.Collection, q 
 	return out, nil
 }
 
-// cursor is the position after the last record of a page: its order keys
-// and its creation sequence.
-type cursor struct {
-	Keys []string `json:"k"`
-	Seq  int64    `json:"s"`
-}
-
-// builder accumulates a WHERE clause and its parameters.
-type builder struct {
-	sql  strings.Builder
-	args []any
-}
-
-func (b *builder) add(sql string, args ...any) {
-	b.sql.WriteString(sql)
-	b.args = append(b.args, args...)
-}
-
 // member is a name the document paths may use: only this shape reaches
 // the path parameter.
 var member = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
-
-// field is the SQL expression of a stored field, with the parameters the
-// expression itself holds (the document path), repeated at every use.
-type field struct {
-	expr  string
-	args  []any
-	byKey bool // the id: values are compared in their Key form
-}
 
 // fieldOf returns the expression of a field's value: NULL when the member
 // is missing or null (booleans: false).
 func fieldOf(f store.Field) (field, error) {
 	switch {
 	case f.Name == "":
-		return field{expr: "id_key", byKey: true}, nil
+		return field{Expr: "id_key", ByKey: true}, nil
 	case !member.MatchString(f.Name):
 		return field{}, graph.Errorf(graph.KindInvalid, "'%s' is not a property that can be queried.", f.Name)
 	case f.Bool:
-		return field{expr: "coalesce(" + jsonValue + ", 0)", args: []any{"$." + f.Name}}, nil
+		return field{Expr: "coalesce(" + jsonValue + ", 0)", Args: []any{"$." + f.Name}}, nil
 	}
-	return field{expr: jsonValue + " COLLATE NOCASE", args: []any{"$." + f.Name}}, nil
+	return field{Expr: jsonValue + " COLLATE NOCASE", Args: []any{"$." + f.Name}}, nil
 }
 
 // jsonValue reads the document member whose path is its parameter.
@@ -157,84 +145,18 @@ const jsonValue = "json_extract(CAST(data AS TEXT), ?)"
 // field only where "" cannot match.
 func indexed(f store.Field) (field, bool) {
 	if f.Name == "displayName" && !f.Bool {
-		return field{expr: "display_name"}, true
+		return field{Expr: "display_name"}, true
 	}
 	return field{}, false
 }
 
-// use writes the field's expression.
-func (b *builder) use(f field) {
-	b.sql.WriteString(f.expr)
-	b.args = append(b.args, f.args...)
-}
-
-// pred is a predicate under construction: SQL text and its parameters.
-type pred struct {
-	sql  string
-	args []any
-}
-
-func (p pred) and(q pred) pred { return pred{"(" + p.sql + " AND " + q.sql + ")", cat(p.args, q.args)} }
-func (p pred) or(q pred) pred  { return pred{"(" + p.sql + " OR " + q.sql + ")", cat(p.args, q.args)} }
-
-func cat(a, b []any) []any { return append(append([]any(nil), a...), b...) }
-
-// on builds "expr <rest>" with the expression's parameters first.
-func on(f field, rest string, args ...any) pred {
-	return pred{"(" + f.expr + rest + ")", cat(f.args, args)}
-}
-
 var (
-	always = pred{sql: "1"}
-	never  = pred{sql: "0"}
+	always = pred{SQL: "1"}
+	never  = pred{SQL: "0"}
 )
 
-// cond writes the condition. Missing members make comparisons unknown, as
-// in OData: a record matches where the condition is true, and the negation
-// of an unknown comparison is unknown too. So every condition is built as
-// two predicates, when it is true and when it is false; Not swaps them. No
-// SQL NOT is applied to a comparison that may be unknown.
-func (b *builder) cond(c store.Cond) error {
-	t, _, err := truth(c)
-	if err != nil {
-		return err
-	}
-	b.add(t.sql, t.args...)
-	return nil
-}
-
-// truth returns when c is true and when it is false.
-func truth(c store.Cond) (t, f pred, err error) {
-	switch c := c.(type) {
-	case *store.And:
-		lt, lf, err := truth(c.L)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		rt, rf, err := truth(c.R)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		return lt.and(rt), lf.or(rf), nil
-	case *store.Or:
-		lt, lf, err := truth(c.L)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		rt, rf, err := truth(c.R)
-		if err != nil {
-			return pred{}, pred{}, err
-		}
-		return lt.or(rt), lf.and(rf), nil
-	case *store.Not:
-		xt, xf, err := truth(c.X)
-		return xf, xt, err
-	case *store.Match:
-		return match(c)
-	}
-	return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "The filter holds an unknown condition.")
-}
-
+// match writes one comparison as the pair of predicates sqlq.Truth
+// combines: when it is true and when it is false.
 func match(m *store.Match) (t, f pred, err error) {
 	if len(m.Values) == 0 || (m.Op != store.In && len(m.Values) != 1) {
 		return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "A comparison needs one value (in: at least one).")
@@ -258,7 +180,7 @@ func match(m *store.Match) (t, f pred, err error) {
 			vals = append(vals, 1)
 		case v.IsBool:
 			vals = append(vals, 0)
-		case x.byKey:
+		case x.ByKey:
 			vals = append(vals, store.Key(v.Str))
 		default:
 			vals = append(vals, v.Str)
@@ -279,11 +201,11 @@ func match(m *store.Match) (t, f pred, err error) {
 		var eq, ne pred
 		switch {
 		case v.Null:
-			eq, ne = on(x, " IS NULL"), on(x, " IS NOT NULL")
+			eq, ne = sqlq.On(x, " IS NULL"), sqlq.On(x, " IS NOT NULL")
 		case nonEmpty:
-			eq, ne = on(col, " = ?", vals[0]), on(x, " IS NULL").or(on(x, " <> ?", vals[0]))
+			eq, ne = sqlq.On(col, " = ?", vals[0]), sqlq.On(x, " IS NULL").Or(sqlq.On(x, " <> ?", vals[0]))
 		default:
-			eq, ne = on(x, " = ?", vals[0]), on(x, " IS NULL").or(on(x, " <> ?", vals[0]))
+			eq, ne = sqlq.On(x, " = ?", vals[0]), sqlq.On(x, " IS NULL").Or(sqlq.On(x, " <> ?", vals[0]))
 		}
 		if m.Op == store.Eq {
 			return eq, ne, nil
@@ -294,22 +216,22 @@ func match(m *store.Match) (t, f pred, err error) {
 		case v.Null:
 			return never, never, nil
 		case !nonEmpty: // every present string starts and ends with ""
-			return on(x, " IS NOT NULL"), never, nil
+			return sqlq.On(x, " IS NOT NULL"), never, nil
 		case m.Op == store.Prefix:
 			// [p, p+0xFF) holds exactly the strings that start with p: 0xFF
 			// never occurs in UTF-8 and NOCASE folds only ASCII letters.
 			p := vals[0].(string)
-			return on(col, " >= ?", p).and(on(col, " < ?", p+"\xff")),
-				on(x, " < ?", p).or(on(x, " >= ?", p+"\xff")), nil
+			return sqlq.On(col, " >= ?", p).And(sqlq.On(col, " < ?", p+"\xff")),
+				sqlq.On(x, " < ?", p).Or(sqlq.On(x, " >= ?", p+"\xff")), nil
 		default:
 			n := utf8.RuneCountInString(vals[0].(string))
 			collate := " COLLATE NOCASE"
-			if x.byKey {
+			if x.ByKey {
 				collate = ""
 			}
-			tail := pred{"substr(" + x.expr + ", -?) = ?" + collate, cat(x.args, []any{n, vals[0]})}
-			long := pred{"(length(" + x.expr + ") >= ?)", cat(x.args, []any{n})}
-			return long.and(tail), pred{"(NOT " + long.and(tail).sql + ")", long.and(tail).args}, nil
+			tail := pred{SQL: "substr(" + x.Expr + ", -?) = ?" + collate, Args: sqlq.Cat(x.Args, []any{n, vals[0]})}
+			long := pred{SQL: "(length(" + x.Expr + ") >= ?)", Args: sqlq.Cat(x.Args, []any{n})}
+			return long.And(tail), long.And(tail).Not(), nil
 		}
 	case store.In:
 		var in, notIn pred
@@ -318,13 +240,13 @@ func match(m *store.Match) (t, f pred, err error) {
 			in, notIn = never, always
 		default:
 			list := " (?" + strings.Repeat(", ?", len(vals)-1) + ")"
-			in, notIn = on(x, " IN"+list, vals...), on(x, " NOT IN"+list, vals...)
+			in, notIn = sqlq.On(x, " IN"+list, vals...), sqlq.On(x, " NOT IN"+list, vals...)
 		}
 		// A missing member is null: in the list only when null is.
 		if hasNull {
-			return in.or(on(x, " IS NULL")), notIn.and(on(x, " IS NOT NULL")), nil
+			return in.Or(sqlq.On(x, " IS NULL")), notIn.And(sqlq.On(x, " IS NOT NULL")), nil
 		}
-		return in, notIn.or(on(x, " IS NULL")), nil
+		return in, notIn.Or(sqlq.On(x, " IS NULL")), nil
 	}
 	return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "The filter holds an unknown comparison.")
 }
@@ -339,30 +261,17 @@ func matchBool(m *store.Match, x field, vals []any) (t, f pred, err error) {
 	case m.Op == store.Ne && len(vals) == 0:
 		p = always
 	case m.Op == store.Eq:
-		p = on(x, " = ?", vals[0])
+		p = sqlq.On(x, " = ?", vals[0])
 	case m.Op == store.Ne:
-		p = on(x, " <> ?", vals[0])
+		p = sqlq.On(x, " <> ?", vals[0])
 	case m.Op == store.In && len(vals) == 0:
 		p = never
 	case m.Op == store.In:
-		p = on(x, " IN (?"+strings.Repeat(", ?", len(vals)-1)+")", vals...)
+		p = sqlq.On(x, " IN (?"+strings.Repeat(", ?", len(vals)-1)+")", vals...)
 	default:
 		return pred{}, pred{}, graph.Errorf(graph.KindInvalid, "Property '%s' is a boolean: only eq, ne and in apply.", m.Field.Name)
 	}
-	return p, pred{"(NOT " + p.sql + ")", p.args}, nil
-}
-
-// orderKey is one key of a page's order.
-type orderKey struct {
-	field
-	desc bool
-}
-
-func (k orderKey) dir() string {
-	if k.desc {
-		return " DESC"
-	}
-	return " ASC"
+	return p, p.Not(), nil
 }
 
 func orderKeys(os []store.Order) ([]orderKey, error) {
@@ -377,63 +286,11 @@ func orderKeys(os []store.Order) ([]orderKey, error) {
 		}
 		if c, ok := indexed(o.Field); ok {
 			f = c
-		} else if !f.byKey {
+		} else if !f.ByKey {
 			// A missing member orders as "", so every row has a key.
-			f.expr = "coalesce(" + jsonValue + ", '') COLLATE NOCASE"
+			f.Expr = "coalesce(" + jsonValue + ", '') COLLATE NOCASE"
 		}
-		out = append(out, orderKey{f, o.Desc})
+		out = append(out, orderKey{Field: f, Desc: o.Desc})
 	}
 	return out, nil
-}
-
-// after writes the condition "comes after cur in this order". With one
-// direction throughout it is a row-value comparison, which the index of
-// the order serves directly.
-func (b *builder) after(keys []orderKey, cur cursor) {
-	desc := len(keys) > 0 && keys[len(keys)-1].desc
-	uniform := true
-	for _, k := range keys {
-		uniform = uniform && k.desc == desc
-	}
-	op := " > "
-	if desc {
-		op = " < "
-	}
-	if uniform {
-		b.sql.WriteString("(")
-		for _, k := range keys {
-			b.use(k.field)
-			b.sql.WriteString(", ")
-		}
-		b.sql.WriteString("seq)" + op + "(")
-		for _, v := range cur.Keys {
-			b.add("?, ", v)
-		}
-		b.add("?)", cur.Seq)
-		return
-	}
-	// Mixed directions: (k1 beyond v1) OR (k1 = v1 AND k2 beyond v2) OR ...
-	b.sql.WriteString("(")
-	for i := 0; i <= len(keys); i++ {
-		if i > 0 {
-			b.sql.WriteString(" OR ")
-		}
-		b.sql.WriteString("(")
-		for j := 0; j < i; j++ {
-			b.use(keys[j].field)
-			b.add(" = ? AND ", cur.Keys[j])
-		}
-		if i < len(keys) {
-			kop := " > ?"
-			if keys[i].desc {
-				kop = " < ?"
-			}
-			b.use(keys[i].field)
-			b.add(kop, cur.Keys[i])
-		} else {
-			b.add("seq"+op+"?", cur.Seq)
-		}
-		b.sql.WriteString(")")
-	}
-	b.sql.WriteString(")")
 }

@@ -241,17 +241,6 @@ func showAt(rs []store.Record, i int) string {
 	return "(none)"
 }
 
-// asciiLower folds ASCII letters only, as the contract's string order does.
-func asciiLower(s string) string {
-	b := []byte(s)
-	for i, c := range b {
-		if 'A' <= c && c <= 'Z' {
-			b[i] = c + 'a' - 'A'
-		}
-	}
-	return string(b)
-}
-
 // docString reads a string member of a document ("" when missing).
 func docString(t *testing.T, r store.Record, name string) string {
 	t.Helper()
@@ -280,7 +269,7 @@ func ordered(t *testing.T, rs []store.Record, os []store.Order, tiesDesc bool) [
 			if o.Field.Name == "" {
 				ks[i].keys = append(ks[i].keys, store.Key(r.ID))
 			} else {
-				ks[i].keys = append(ks[i].keys, asciiLower(docString(t, r, o.Field.Name)))
+				ks[i].keys = append(ks[i].keys, store.FoldASCII(docString(t, r, o.Field.Name)))
 			}
 		}
 	}
@@ -1013,7 +1002,7 @@ func filterRecords(t *testing.T, rs []store.Record, cond store.Cond) []store.Rec
 				b, _ := m[c.Field.Name].(bool)
 				return c.Op == store.Eq && b == v.Bool
 			}
-			got, want := asciiLower(m[c.Field.Name].(string)), asciiLower(v.Str)
+			got, want := store.FoldASCII(m[c.Field.Name].(string)), store.FoldASCII(v.Str)
 			switch c.Op {
 			case store.Eq:
 				return got == want
